@@ -1,0 +1,86 @@
+"""A claim check: the paper's statement, its number, ours, the tolerance, and an honest verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from optdyn.spec.paper import Check, ClaimSpec
+
+
+def describe(check: Check) -> str:
+    if check.rel_tol is not None:
+        return f"|ours - paper| <= {check.rel_tol:g} * |paper|"
+    if check.abs_tol is not None:
+        return f"|ours - paper| <= {check.abs_tol:g}"
+    if check.at_least is not None:
+        return f"ours >= {check.at_least:g}"
+    if check.at_most is not None:
+        return f"ours <= {check.at_most:g}"
+    if check.equals:
+        return "ours == paper"
+    return "ours is true"
+
+
+def verdict(check: Check, ours: Any, paper: Any) -> bool:
+    if check.equals:
+        return _same(ours, paper)
+    if check.is_true:
+        return ours is True
+    if check.rel_tol is not None or check.abs_tol is not None:
+        return _close(ours, paper, check)
+    x = float(ours)
+    if not math.isfinite(x):
+        return False
+    if check.at_least is not None:
+        return x >= check.at_least
+    return x <= check.at_most
+
+
+def _close(ours: Any, paper: Any, check: Check) -> bool:
+    """Tolerances apply elementwise to lists (every element must be within tolerance)."""
+    if isinstance(ours, (list, tuple)) or isinstance(paper, (list, tuple)):
+        if not (isinstance(ours, (list, tuple)) and isinstance(paper, (list, tuple)) and len(ours) == len(paper)):
+            return False
+        return all(_close(a, b, check) for a, b in zip(ours, paper))
+    x, p = float(ours), float(paper)
+    if not math.isfinite(x):
+        return False
+    tol = check.abs_tol if check.abs_tol is not None else check.rel_tol * abs(p)
+    return abs(x - p) <= tol
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+    return a == b
+
+
+def evaluate(claims: list[ClaimSpec], values: dict[str, Any]) -> list[dict]:
+    out = []
+    for claim in claims:
+        row = {"id": claim.id, "claim": claim.statement, "statement": claim.statement, "source": claim.source,
+               "metric": claim.metric, "paper_value": claim.paper, "tolerance": describe(claim.check)}
+        if claim.metric not in values:
+            row.update(our_value=None, passed=False, note=f"the figure did not compute '{claim.metric}'")
+        else:
+            ours = values[claim.metric]
+            note = values.get(f"{claim.metric}__note", "")
+            try:
+                passed = verdict(claim.check, ours, claim.paper)
+            except (TypeError, ValueError) as exc:
+                passed, note = False, f"cannot compare: {exc}"
+            row.update(our_value=ours, passed=bool(passed), note=note)
+        row["pass/fail"] = "pass" if row["passed"] else "fail"
+        out.append(row)
+    return out
+
+
+def write_claims(claims: list[ClaimSpec], values_file: Path, out: Path) -> list[dict]:
+    rows = evaluate(claims, json.loads(Path(values_file).read_text()))
+    out.write_text(json.dumps(rows, indent=2, default=str) + "\n")
+    return rows

@@ -1,0 +1,31 @@
+"""What the trainer and the probes see of any model: a ``Problem``.
+
+A problem bundles parameters' initialization, how a batch is drawn at a step, the loss that is
+differentiated and cheap exact metrics. Analytic toy losses and neural networks (Flax NNX
+modules split into graphdef + params) are both problems, so GD/SGD, checkpoints and every
+probe work on either.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import jax
+
+PyTree = Any
+
+
+class Problem(Protocol):
+    def init(self, key: jax.Array) -> PyTree:
+        """Initial parameters (deterministic in ``key``)."""
+
+    def sample_batch(self, key: jax.Array) -> PyTree:
+        """The batch of one step; the trainer passes ``fold_in(data_key, step)``, so batches are
+        a pure function of (seed, step) and a resumed run sees the same data. Jittable."""
+
+    def loss(self, params: PyTree, batch: PyTree) -> jax.Array:
+        """The scalar whose gradient the optimizer follows. Jittable."""
+
+    def metrics(self, params: PyTree) -> dict[str, jax.Array]:
+        """Cheap exact evaluations (population loss, coordinates...), scalars or small 1-D
+        arrays (a vector ``v`` is logged as columns ``v[0]``, ``v[1]``...). Jittable."""

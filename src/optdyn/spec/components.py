@@ -1,0 +1,128 @@
+"""Typed configs of models (toy problems included), datasets and optimizers.
+
+These classes are the spec; the engines that build them live in ``models/``, ``data/`` and
+``optim/``. Keeping them free of JAX keeps validation (and Snakefile parsing) fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from .base import Strict
+
+Point = tuple[float, float]
+
+
+# --- analytic toy problems: a loss plus its own noise model, trained like any network ---------
+
+
+class River2D(Strict):
+    """L = (x2 - sin x1)^2 + slope*|end - x1| (WSD paper Fig. 3); noise of eq. (4): N(0, sigma^2)
+    projected onto the mountain direction (orthogonal to the Hessian's min-eigenvector)."""
+
+    name: Literal["river2d"]
+    replicas: int = Field(1, ge=1)
+    init: list[Point] | None = None
+    init_box: tuple[Point, Point] | None = None  # ((x1_lo, x1_hi), (x2_lo, x2_hi)), uniform
+    slope: float = 0.2
+    end: float = 10.0
+    noise_sigma: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_init(self):
+        if (self.init is None) == (self.init_box is None):
+            raise ValueError("give exactly one of init (explicit points) or init_box (random starts)")
+        if self.init is not None and len(self.init) != self.replicas:
+            raise ValueError(f"init has {len(self.init)} points but replicas = {self.replicas}")
+        return self
+
+
+class QuadraticRiver(Strict):
+    """L = gamma*x2^2/2 - x1 (WSD paper Fig. 4); noise N(0, sigma^2) on the hill coordinate x2."""
+
+    name: Literal["quadratic_river"]
+    gamma: float = Field(10.0, gt=0)
+    replicas: int = Field(1, ge=1)
+    init: Point = (0.0, 0.0)
+    noise_sigma: float = Field(0.0, ge=0)
+
+
+class BigramSoftmax(Strict):
+    """Theta in R^{n x m}, p(name | city) = softmax(Theta_city) (WSD paper Sec. 4)."""
+
+    name: Literal["bigram_softmax"]
+    init_scale: float = Field(0.0, ge=0)  # 0 = zeros, as in the catalog's reference runs
+
+
+class Llama(Strict):
+    """LLaMA architecture (RMSNorm, RoPE, SwiGLU); sizes of WSD paper Table 2."""
+
+    name: Literal["llama"]
+    hidden: int = Field(gt=0)
+    intermediate: int = Field(gt=0)
+    layers: int = Field(gt=0)
+    heads: int = Field(gt=0)
+    seq_len: int = Field(4096, gt=0)
+    vocab_size: int | None = Field(None, gt=0)  # None: taken from the dataset's tokenizer
+
+
+class GPT2(Strict):
+    name: Literal["gpt2"]
+    hidden: int = Field(gt=0)
+    intermediate: int = Field(gt=0)
+    layers: int = Field(gt=0)
+    heads: int = Field(gt=0)
+    seq_len: int = Field(1024, gt=0)
+    vocab_size: int | None = Field(None, gt=0)
+
+
+ModelSpec = Annotated[
+    Union[River2D, QuadraticRiver, BigramSoftmax, Llama, GPT2], Field(discriminator="name")
+]
+
+#: models whose problem is self-contained (no ``data`` entry allowed)
+TOY_MODELS = ("river2d", "quadratic_river")
+
+
+# --- datasets ---------------------------------------------------------------------------------
+
+
+class BigramLanguage(Strict):
+    """City -> name bigram language (WSD paper Sec. 4): deterministic cities with entropy below
+    ``det_entropy_max`` nats, stochastic ones above ``sto_entropy_min`` nats."""
+
+    name: Literal["bigram_language"]
+    n_deterministic: int = Field(gt=0)
+    n_stochastic: int = Field(gt=0)
+    names: int = Field(10, ge=2)
+    det_entropy_max: float = Field(0.2, gt=0)
+    sto_entropy_min: float = Field(1.0, gt=0)
+    batch_size: int = Field(gt=0)
+    seed: int = 0
+
+
+DataSpec = Annotated[Union[BigramLanguage], Field(discriminator="name")]
+
+
+# --- optimizers (the learning rate comes from the run's schedule) -----------------------------
+
+
+class SGD(Strict):
+    name: Literal["sgd"]
+    momentum: float = Field(0.0, ge=0, lt=1)
+    nesterov: bool = False
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class AdamW(Strict):
+    name: Literal["adamw"]
+    b1: float = Field(0.9, ge=0, lt=1)
+    b2: float = Field(0.95, ge=0, lt=1)
+    eps: float = Field(1e-8, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    grad_clip: float | None = Field(None, gt=0)
+
+
+OptimizerSpec = Annotated[Union[SGD, AdamW], Field(discriminator="name")]

@@ -1,0 +1,236 @@
+"""Load config.yaml and the paper files into a validated, tier-merged ``Plan``.
+
+Everything that can be wrong with a config is found here, before Snakemake schedules a job.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from pydantic import TypeAdapter
+
+from . import plots
+from .errors import SpecError, from_validation
+from .identity import run_id
+from .overrides import apply_overrides, expand_presets
+from .paper import BranchFrom, FigureSpec, PaperSpec, RunSpec, WorkflowConfig
+from .plots import PlotSpec
+from .runs import natural_steps, wsd_plan_runs
+from .yamlio import load_yaml
+
+
+@dataclass
+class ResolvedRun:
+    run_id: str
+    spec: RunSpec  # with steps resolved
+    parent: str | None = None  # run id of branch_from
+    used_by: list[str] = field(default_factory=list)  # "wsd/fig04:wsd"
+    checkpoint_steps: set[int] = field(default_factory=set)  # declared + needed by branches
+
+
+@dataclass
+class ResolvedFigure:
+    paper: str
+    key: str
+    spec: FigureSpec
+    plot: PlotSpec
+    runs: dict[str, str]  # figure-local run name -> run id
+    deviations: list[dict]
+
+    @property
+    def target(self) -> str:
+        return f"{self.paper}_{self.key}"
+
+
+@dataclass
+class Plan:
+    config: WorkflowConfig
+    config_file: Path
+    papers: dict[str, PaperSpec]
+    runs: dict[str, ResolvedRun]
+    figures: dict[str, ResolvedFigure]  # by target name, e.g. wsd_fig03
+    deviations: list[dict]
+
+    @property
+    def tier(self) -> str:
+        return self.config.tier
+
+    @property
+    def tier_dir(self) -> Path:
+        return Path(self.config.results) / self.tier
+
+    def run_dir(self, rid: str) -> Path:
+        return self.tier_dir / "runs" / rid
+
+    def figure_stem(self, target: str) -> Path:
+        fig = self.figures[target]
+        return self.tier_dir / "figures" / fig.paper / fig.key
+
+    def figure(self, target: str) -> ResolvedFigure:
+        if target not in self.figures:
+            raise SpecError(str(self.config_file), "target", target, f"unknown figure target; allowed: {', '.join(self.figures)}")
+        return self.figures[target]
+
+
+def load_config(path: str | Path, tier: str | None = None, papers: list[str] | None = None) -> WorkflowConfig:
+    path = Path(path)
+    raw = load_yaml(path)
+    if not isinstance(raw, dict):
+        raise SpecError(str(path), "", raw, "expected a mapping at the top level")
+    raw = dict(raw)
+    if tier is not None:
+        raw["tier"] = tier
+    if papers is not None:
+        raw["papers"] = papers
+    cfg = _validate(WorkflowConfig, raw, str(path), "")
+    for k, name in enumerate(cfg.papers):
+        if name not in plots.PAPERS:
+            raise SpecError(str(path), f"papers[{k}]", name, f"unknown paper; allowed: {', '.join(plots.PAPERS)}")
+    return cfg
+
+
+def load_plan(config_path: str | Path = "config/config.yaml", tier: str | None = None, papers: list[str] | None = None) -> Plan:
+    config_path = Path(config_path)
+    cfg = load_config(config_path, tier, papers)
+    plan = Plan(cfg, config_path, {}, {}, {}, [])
+    for name in cfg.papers:
+        _load_paper(plan, config_path.parent / "papers" / f"{name}.yaml", name)
+    return plan
+
+
+def _load_paper(plan: Plan, file: Path, name: str) -> None:
+    f = str(file)
+    doc = load_yaml(file)
+    if not isinstance(doc, dict):
+        raise SpecError(f, "", doc, "expected a mapping at the top level")
+    if doc.get("paper") != name:
+        raise SpecError(f, "paper", doc.get("paper"), f"must be '{name}' (the file's name)")
+    tiers = doc.get("tiers") or {}
+    deviations = []
+    if plan.tier != "paper" and isinstance(tiers, dict) and isinstance(tiers.get(plan.tier), dict):
+        deviations = apply_overrides(doc, tiers[plan.tier], f, plan.tier)
+    presets = doc.get("presets") or {}
+    for fkey, fig in (doc.get("figures") or {}).items():
+        if isinstance(fig, dict) and isinstance(fig.get("runs"), dict):
+            fig["runs"] = {
+                r: expand_presets(run, presets, f, f"figures.{fkey}.runs.{r}") if isinstance(run, dict) else run
+                for r, run in fig["runs"].items()
+            }
+    paper = _validate(PaperSpec, doc, f, "")
+    _check_presets(paper, f)
+    plan.papers[name] = paper
+    plan.deviations += deviations
+    registry = plots.registry(name)
+    for fkey, fig in paper.figures.items():
+        where = f"figures.{fkey}"
+        if fkey not in registry:
+            raise SpecError(f, where, fkey, f"unknown figure of paper '{name}'; allowed: {', '.join(registry)}")
+        plot_cls = registry[fkey]
+        plot = _validate(plot_cls, fig.plot, f, f"{where}.plot")
+        _check_plot(plot, plot_cls, fig, paper, f, where)
+        runs = _resolve_runs(plan, fig, f, where, f"{name}/{fkey}")
+        devs = [d for d in deviations if d["scope"] == f"{name}/{fkey}"]
+        target = f"{name}_{fkey}"
+        plan.figures[target] = ResolvedFigure(name, fkey, fig, plot, runs, devs)
+
+
+def _check_plot(plot: PlotSpec, cls: type[PlotSpec], fig: FigureSpec, paper: PaperSpec, f: str, where: str) -> None:
+    missing = [r for r in cls.required_runs if r not in fig.runs]
+    if missing:
+        raise SpecError(f, f"{where}.runs", sorted(fig.runs), f"this figure needs runs named {list(cls.required_runs)}")
+    for row_key, row in _named(plot, "preset"):
+        if row.preset not in paper.presets:
+            raise SpecError(f, f"{where}.plot.{row_key}.preset", row.preset, f"unknown preset; allowed: {', '.join(paper.presets)}")
+    known = getattr(cls, "metrics", ())
+    for k, claim in enumerate(fig.claims):
+        if known and claim.metric not in known:
+            raise SpecError(f, f"{where}.claims[{k}].metric", claim.metric, f"this figure computes: {', '.join(known)}")
+
+
+def _named(model: Any, attr: str, path: str = "") -> list:
+    """Every sub-model (in lists/fields) that has ``attr``, with its display path."""
+    out = []
+    if hasattr(model, attr) and path:
+        out.append((path, model))
+    if isinstance(model, pydantic.BaseModel):
+        for k in type(model).model_fields:
+            out += _named(getattr(model, k), attr, f"{path}.{k}" if path else k)
+    elif isinstance(model, (list, tuple)):
+        for i, item in enumerate(model):
+            out += _named(item, attr, f"{path}[{i}]")
+    return out
+
+
+def _check_presets(paper: PaperSpec, f: str) -> None:
+    """Presets are partial runs, merged into runs by ``extends``: a block that names its kind
+    (``name: ...``) must be valid on its own; nameless blocks are fragments checked once merged."""
+    fields = RunSpec.model_fields
+    for name, preset in paper.presets.items():
+        for key, value in preset.items():
+            where = f"presets.{name}.{key}"
+            if key not in fields:
+                raise SpecError(f, where, key, f"unknown key; allowed keys: {', '.join(fields)}")
+            if isinstance(value, dict) and "name" not in value:
+                continue
+            try:
+                TypeAdapter(fields[key].annotation).validate_json(json.dumps(value), strict=True)
+            except pydantic.ValidationError as exc:
+                e = exc.errors()[0]
+                loc = ".".join(str(p) for p in e["loc"])
+                raise SpecError(f, f"{where}.{loc}".rstrip("."), e.get("input"), "expected: " + e["msg"]) from None
+
+
+def _resolve_runs(plan: Plan, fig: FigureSpec, f: str, where: str, scope: str) -> dict[str, str]:
+    specs: dict[str, RunSpec] = {}
+    for rname, spec in fig.runs.items():
+        for sub, sub_spec in wsd_plan_runs(rname, spec).items():
+            if sub in fig.runs and sub != rname:
+                raise SpecError(f, f"{where}.runs.{sub}", sub, "name is taken by an expanded WSD branch; rename the run")
+            specs[sub] = sub_spec
+    ids: dict[str, str] = {}
+
+    def resolve(rname: str, stack: tuple[str, ...]) -> str:
+        if rname in ids:
+            return ids[rname]
+        spec = specs[rname]
+        rwhere = f"{where}.runs.{rname.split('_decay')[0] if rname not in fig.runs else rname}"
+        steps = spec.steps or natural_steps(spec)
+        if steps is None:
+            raise SpecError(f, f"{rwhere}.steps", None, f"required for schedule '{spec.schedule.name}'")
+        spec = spec.model_copy(update={"steps": steps})
+        parent = None
+        if spec.branch_from is not None:
+            pname = spec.branch_from.run
+            if pname not in specs:
+                raise SpecError(f, f"{rwhere}.branch_from.run", pname, f"no such run in this figure; have: {', '.join(specs)}")
+            if pname in stack:
+                raise SpecError(f, f"{rwhere}.branch_from.run", pname, "branching forms a cycle")
+            parent = resolve(pname, stack + (rname,))
+            if spec.branch_from.step > plan.runs[parent].spec.steps:
+                raise SpecError(f, f"{rwhere}.branch_from.step", spec.branch_from.step, f"parent '{pname}' only runs {plan.runs[parent].spec.steps} steps")
+            if spec.branch_from.step >= steps:
+                raise SpecError(f, f"{rwhere}.branch_from.step", spec.branch_from.step, f"must be below this run's steps ({steps})")
+            plan.runs[parent].checkpoint_steps.add(spec.branch_from.step)
+        rid = run_id(spec, parent)
+        run = plan.runs.setdefault(rid, ResolvedRun(rid, spec, parent))
+        run.used_by.append(f"{scope}:{rname}")
+        run.checkpoint_steps.update(spec.checkpoint_steps)
+        ids[rname] = rid
+        return rid
+
+    for rname in specs:
+        resolve(rname, ())
+    return ids
+
+
+def _validate(cls: type[pydantic.BaseModel], raw: Any, f: str, prefix: str):
+    try:
+        return cls.model_validate_json(json.dumps(raw))
+    except pydantic.ValidationError as exc:
+        raise from_validation(exc, cls, f, prefix) from None
+    except TypeError as exc:  # e.g. non-string mapping keys in the YAML
+        raise SpecError(f, prefix, None, f"cannot be represented as JSON: {exc}") from None

@@ -1,0 +1,118 @@
+"""The typed spec: paper -> figures -> runs / plot / claims, plus tier overrides.
+
+Base values are the paper's own settings; tiers (``tiny``, ``smoke``, ``paper``) override them,
+each override with a one-line reason that the report shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from .base import Strict
+from .components import SGD, DataSpec, ModelSpec, OptimizerSpec
+from .schedules import ScheduleSpec
+
+Tier = Literal["tiny", "smoke", "paper"]
+TIERS: tuple[str, ...] = ("tiny", "smoke", "paper")
+Scalar = float | int | bool | str
+
+
+class BranchFrom(Strict):
+    """Start from another run's checkpoint (params + optimizer state + step + RNG)."""
+
+    run: str
+    step: int = Field(ge=0)
+
+
+class RunSpec(Strict):
+    model: ModelSpec
+    data: DataSpec | None = None
+    optimizer: OptimizerSpec = Field(default_factory=lambda: SGD(name="sgd"))
+    schedule: ScheduleSpec
+    steps: int | None = Field(None, gt=0)  # None: the schedule's natural end (WSD, WSD-S)
+    seed: int = 0
+    dtype: Literal["float32", "float64"] = "float32"
+    branch_from: BranchFrom | None = None
+    divergence_threshold: float | None = Field(None, gt=0)  # loss above it counts as diverged
+    # Logging-only fields: excluded from the run id (see LOGGING_FIELDS).
+    eval_every: int = Field(1, ge=1)
+    checkpoint_steps: list[int] = Field(default_factory=list)
+    checkpoint_every: int | None = Field(None, gt=0)
+    progress: bool = True
+
+
+#: fields that do not change any number a run produces, so they do not enter its identity
+LOGGING_FIELDS = ("eval_every", "checkpoint_steps", "checkpoint_every", "progress")
+
+
+class Check(Strict):
+    """How our value is compared: exactly one key. Tolerances compare with the paper's value;
+    bounds compare with a threshold; ``equals`` demands the paper's value exactly."""
+
+    rel_tol: float | None = Field(None, gt=0)
+    abs_tol: float | None = Field(None, ge=0)
+    at_least: float | None = None
+    at_most: float | None = None
+    equals: Literal[True] | None = None
+    is_true: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        given = [k for k, v in self.__dict__.items() if v is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of rel_tol, abs_tol, at_least, at_most, equals, is_true (got {given or 'none'})"
+            )
+        return self
+
+
+class ClaimSpec(Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    statement: str
+    source: str  # where the paper says it: "Fig. 3b inset; Thm 3.3"
+    metric: str  # a value the figure computes
+    paper: Any = None  # the paper's number (None where it states only a shape)
+    check: Check
+
+
+class FigureSpec(Strict):
+    title: str
+    caption: str = ""
+    kind: Literal["figure", "table"] = "figure"
+    runs: dict[str, RunSpec] = Field(default_factory=dict)
+    plot: dict[str, Any] = Field(default_factory=dict)  # validated by spec/plots/<paper>.py
+    claims: list[ClaimSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_claims(self):
+        ids = [c.id for c in self.claims]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"duplicate claim ids {dup}")
+        return self
+
+
+class Override(Strict):
+    value: Any
+    reason: str = Field(min_length=3)
+
+
+class PaperSpec(Strict):
+    paper: str
+    title: str
+    citation: str = ""
+    presets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    figures: dict[str, FigureSpec]
+    # the paper tier is the base itself: only scaled-down tiers may override
+    tiers: dict[Literal["tiny", "smoke"], dict[str, Override]] = Field(default_factory=dict)
+
+
+class WorkflowConfig(Strict):
+    """config/config.yaml"""
+
+    tier: Tier = "smoke"
+    papers: list[str] = Field(min_length=1)
+    results: str = "results"
+    resources: str = "resources"

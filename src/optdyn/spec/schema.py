@@ -1,0 +1,30 @@
+"""JSON Schemas generated from the typed spec (Snakemake validates config.yaml against one)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .paper import PaperSpec, WorkflowConfig
+
+SCHEMAS = {"config.schema.json": WorkflowConfig, "paper.schema.json": PaperSpec}
+
+
+def render(cls) -> str:
+    schema = cls.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, cls in SCHEMAS.items():
+        (directory / name).write_text(render(cls))
+        out.append(directory / name)
+    return out
+
+
+def check_schemas(directory: Path) -> list[Path]:
+    """Files that differ from what the spec generates now."""
+    return [directory / n for n, cls in SCHEMAS.items() if not (directory / n).exists() or (directory / n).read_text() != render(cls)]
