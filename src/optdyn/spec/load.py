@@ -177,11 +177,16 @@ def _check_presets(paper: PaperSpec, f: str) -> None:
             if isinstance(value, dict) and "name" not in value:
                 continue
             try:
-                TypeAdapter(fields[key].annotation).validate_json(json.dumps(value), strict=True)
+                preset_block(paper, name, key)
             except pydantic.ValidationError as exc:
                 e = exc.errors()[0]
                 loc = ".".join(str(p) for p in e["loc"])
                 raise SpecError(f, f"{where}.{loc}".rstrip("."), e.get("input"), "expected: " + e["msg"]) from None
+
+
+def preset_block(paper: PaperSpec, name: str, key: str) -> Any:
+    """The typed ``key`` block (model, schedule, ...) of a preset."""
+    return TypeAdapter(RunSpec.model_fields[key].annotation).validate_json(json.dumps(paper.presets[name][key]), strict=True)
 
 
 def _resolve_runs(plan: Plan, fig: FigureSpec, f: str, where: str, scope: str) -> dict[str, str]:
