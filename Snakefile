@@ -19,7 +19,7 @@ except SpecError as exc:
     sys.exit(f"optdyn: error: {exc}")
 TIER = PLAN.tier
 RESULTS = str(PLAN.tier_dir)
-OPTDYN = f"optdyn --config {CONFIGFILE} --tier {TIER}"
+ARGS = f"--config {CONFIGFILE} --tier {TIER}"
 
 
 rule all:

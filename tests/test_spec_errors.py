@@ -144,6 +144,21 @@ def _unknown_dataset(doc):
     r["data"] = {**r["data"], "name": "bigram"}
 
 
+def _plot_unknown_key(doc):
+    plot = doc["figures"]["fig06"]["plot"]
+    plot["language"] = {**plot["language"], "nmes": 10}  # a copy: the YAML anchor shares it with fig07
+
+
+def _data_unknown_key(doc):
+    r = run(doc, "fig07", "constant")
+    r["data"] = {**r["data"], "nmes": 10}
+
+
+def _preset_bad_value_used(doc):
+    doc["presets"]["adam_levanter"]["optimizer"]["b1"] = 1.5
+    run(doc, "fig03", "gd")["extends"] = "adam_levanter"
+
+
 def _branch_cycle(doc):
     run(doc, "fig03", "flows")["branch_from"] = {"run": "gd", "step": 10}
     run(doc, "fig03", "gd")["branch_from"] = {"run": "flows", "step": 10}
@@ -165,8 +180,10 @@ CASES = [
          path=f"{GD_PATH}.schedule.peak_lr", value="0.6", allowed=("unknown key", "lr", "warmup_steps")),
     Case("claim_unknown_key", "paper", _set(lambda d: FIG03_CLAIMS(d)[0], "tolerance", 0.1),
          path="figures.fig03.claims[0].tolerance", value="0.1", allowed=("unknown key", "check", "metric")),
-    Case("plot_unknown_key", "paper", _set(lambda d: d["figures"]["fig06"]["plot"]["language"], "nmes", 10),
+    Case("plot_unknown_key", "paper", _plot_unknown_key,
          path="figures.fig06.plot.language.nmes", value="10", allowed=("unknown key", "names")),
+    Case("data_unknown_key", "paper", _data_unknown_key,
+         path="figures.fig07.runs.constant.data.nmes", value="10", allowed=("unknown key", "names")),
     Case("preset_unknown_key", "paper", _set(lambda d: d["presets"]["llama_100m"], "modle", {"name": "llama"}),
          path="presets.llama_100m.modle", value="modle", allowed=("unknown key", "model", "schedule")),
     Case("config_unknown_key", "config", _cfg(resultz="out"),
@@ -177,9 +194,9 @@ CASES = [
     Case("bool_for_number", "paper", _set(GD_SCHED, "lr", True),
          path=f"{GD_PATH}.schedule.lr", value="true", allowed=("number",)),
     Case("list_for_mapping_runs", "paper", _set(FIG03, "runs", ["gd", "flows"]),
-         path="figures.fig03.runs", value='["gd", "flows"]', allowed=("dict",)),
+         path="figures.fig03.runs", value='["gd", "flows"]', allowed=("object",)),
     Case("list_for_mapping_model", "paper", _set(GD, "model", ["river2d"]),
-         path=f"{GD_PATH}.model", value='["river2d"]', allowed=("dict",)),
+         path=f"{GD_PATH}.model", value='["river2d"]', allowed=("object",)),
     Case("float_for_int_steps", "paper", _set(GD, "steps", 80.5),
          path=f"{GD_PATH}.steps", value="80.5", allowed=("integer",)),
     Case("integral_float_for_int_steps", "paper", _set(GD, "steps", 80.0),
@@ -241,11 +258,15 @@ CASES = [
          path="figures.fig04.runs.constant.branch_from.run", value="'nope'", allowed=("cosine", "wsd")),
     Case("branch_from_step_beyond_parent", "paper", _set(lambda d: run(d, "fig04", "constant"), "branch_from", {"run": "cosine", "step": 5000}),
          path="figures.fig04.runs.constant.branch_from.step", value="5000", allowed=("2200",)),
+    Case("branch_from_step_not_below_own_steps", "paper", _set(lambda d: run(d, "fig04", "constant"), "branch_from", {"run": "cosine", "step": 2200}),
+         path="figures.fig04.runs.constant.branch_from.step", value="2200", allowed=("below",)),
     Case("branch_from_cycle", "paper", _branch_cycle,
          path_regex=r"figures\.fig03\.runs\.(gd|flows)\.branch_from\.run", value="'", allowed=("cycle",)),
     # --- presets ---
     Case("extends_unknown_preset", "paper", _set(GD, "extends", "nope_preset"),
          path=f"{GD_PATH}.extends", value="'nope_preset'", allowed=("llama_100m", "adam_levanter")),
+    Case("preset_bad_value_reported_at_preset", "paper", _preset_bad_value_used,
+         path="presets.adam_levanter.optimizer.b1", value="1.5", allowed=("less than 1",)),
     Case("plot_row_unknown_preset", "paper", _set(lambda d: d["figures"]["fig02"]["plot"]["rows"][1], "preset", "nope"),
          path="figures.fig02.plot.rows[1].preset", value="'nope'", allowed=("wsd_s_paper", "wsd_llama_100m")),
     # --- tier overrides ---
@@ -255,6 +276,12 @@ CASES = [
     Case("override_without_reason", "paper",
          lambda d: tiers(d, "smoke").update({"figures.fig03.runs.gd.steps": {"value": 10}}),
          path="tiers.smoke.figures.fig03.runs.gd.steps", value='{"value": 10}', allowed=("reason",)),
+    Case("override_reason_too_short", "paper",
+         lambda d: tiers(d, "smoke").update({"figures.fig03.runs.gd.steps": {"value": 10, "reason": "x"}}),
+         path="tiers.smoke.figures.fig03.runs.gd.steps.reason", value="'x'", allowed=("at least 3",)),
+    Case("override_bad_value_reported_at_override", "paper",
+         lambda d: tiers(d, "smoke").update({"figures.fig03.runs.gd.steps": {"value": "ten", "reason": "shorter"}}),
+         path="tiers.smoke.figures.fig03.runs.gd.steps", path_prefix=True, value="'ten'", allowed=("integer",)),
     Case("override_under_paper_tier", "paper",
          lambda d: tiers(d, "paper").update({"figures.fig03.runs.gd.steps": {"value": 10, "reason": "shorter"}}),
          path="tiers.paper", value="'paper'", allowed=("tiny", "smoke")),

@@ -14,7 +14,7 @@ rule figure:
     log:
         f"{RESULTS}/logs/figures/{{paper}}_{{fig}}.log",
     shell:
-        "{OPTDYN} figure {wildcards.paper}_{wildcards.fig} 2>&1 | tee {log}"
+        "optdyn figure {wildcards.paper}_{wildcards.fig} {ARGS} 2>&1 | tee {log}"
 
 
 rule claims:
@@ -25,7 +25,7 @@ rule claims:
     params:
         claims=lambda wc: digest([c.model_dump(mode="json") for c in figure_of(wc).spec.claims]),
     shell:
-        "{OPTDYN} claims {wildcards.paper}_{wildcards.fig}"
+        "optdyn claims {wildcards.paper}_{wildcards.fig} {ARGS}"
 
 
 for _target in PLAN.figures:

@@ -9,4 +9,4 @@ rule report:
     params:
         deviations=digest(PLAN.deviations),
     shell:
-        "{OPTDYN} report"
+        "optdyn report {ARGS}"

@@ -13,4 +13,4 @@ rule train:
     resources:
         runtime=60,
     shell:
-        "{OPTDYN} train {wildcards.run_id} 2>&1 | tee {log}"
+        "optdyn train {wildcards.run_id} {ARGS} 2>&1 | tee {log}"

@@ -155,14 +155,10 @@ def _step_decay(spec: StepDecay) -> optax.Schedule:
 
 
 def build_schedule(spec) -> optax.Schedule:
-    """The optax schedule of a single-run spec; a WSD plan (``branch`` None) is several runs."""
+    """The optax schedule of one run. A WSD plan (``branch`` None) resolves into its main branch
+    (that run) plus one run per decay branch (``branch`` k), see ``spec/runs.py``."""
     if isinstance(spec, WSD):
-        if spec.branch is not None:
-            return wsd_branch(spec, spec.branch)
-        raise ValueError(
-            "a WSD spec without `branch` describes several runs: use wsd_main(spec) for the main "
-            "branch and wsd_branch(spec, k) for the k-th decay branch"
-        )
+        return wsd_main(spec) if spec.branch is None else wsd_branch(spec, spec.branch)
     if isinstance(spec, Constant):
         inner = optax.constant_schedule(spec.lr)
     elif isinstance(spec, Cosine):

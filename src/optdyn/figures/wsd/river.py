@@ -1,0 +1,179 @@
+"""WSD paper, Sec. 3: the 2-D river valley (Fig. 3) and the quadratic river's predicted loss
+curve against Monte-Carlo SGD (Fig. 4)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from optdyn.figures.common import FigureContext, FigureOutput, RunResult
+from optdyn.theory import quadratic, river2d
+
+
+def trajectories(run: RunResult) -> np.ndarray:
+    """(steps, replicas, 2) positions from the x1[i], x2[i] metric columns."""
+    df = run.metrics.dropna(subset=["x1[0]"])
+    n = run.spec.model.replicas
+    x1 = df[[f"x1[{i}]" for i in range(n)]].to_numpy()
+    x2 = df[[f"x2[{i}]" for i in range(n)]].to_numpy()
+    return np.stack([x1, x2], axis=-1), df["step"].to_numpy()
+
+
+def distance_to_river(points: np.ndarray, slope: float, end: float) -> np.ndarray:
+    """Vertical distance |x2 - river(x1)| (the river is a graph over x1 in [0, end))."""
+    x1 = np.clip(points[..., 0], None, end - 1e-6)
+    return np.abs(points[..., 1] - np.interp(x1, *_river_table(slope, end)))
+
+
+_RIVERS: dict = {}
+
+
+def _river_table(slope: float, end: float):
+    if (slope, end) not in _RIVERS:
+        grid = np.linspace(-1.0, end - 1e-6, 400)
+        _RIVERS[(slope, end)] = (grid, river2d.river_curve(grid, slope, end))
+    return _RIVERS[(slope, end)]
+
+
+def _background(ax, ctx: FigureContext, slope: float, end: float) -> None:
+    (a0, a1), (b0, b1) = ctx.plot.x1_range, ctx.plot.x2_range
+    A, B = np.meshgrid(np.linspace(a0, a1, 220), np.linspace(b0, b1, 120))
+    L = river2d.loss(np.stack([A, B], -1), slope, end)
+    ax.contourf(A, B, L, levels=30, cmap="Greys", alpha=0.55)
+    grid, river = _river_table(slope, end)
+    ax.plot(grid, river, color="tab:blue", lw=2.2, label="river")
+    ax.set_xlim(a0, a1)
+    ax.set_ylim(b0, b1)
+    ax.set_xlabel("$x_1$")
+
+
+def fig03(ctx: FigureContext) -> FigureOutput:
+    spec = ctx.runs["gd"].spec.model
+    slope, end = spec.slope, spec.end
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
+    values, frames = {}, []
+
+    flows, steps = trajectories(ctx.runs["flows"])
+    _background(axes[0], ctx, slope, end)
+    for i in range(flows.shape[1]):
+        axes[0].plot(flows[:, i, 0], flows[:, i, 1], color="tab:orange", lw=1.1)
+        axes[0].plot(*flows[0, i], "o", color="tab:orange", ms=3)
+    axes[0].set_title("gradient flow from random starts")
+    axes[0].set_ylabel("$x_2$")
+    values["flows_final_max_distance_to_river"] = float(distance_to_river(flows[-1], slope, end).max())
+    frames.append(_tidy("flows", steps, flows))
+
+    gd, gsteps = trajectories(ctx.runs["gd"])
+    eta = ctx.runs["gd"].spec.schedule.lr
+    _background(axes[1], ctx, slope, end)
+    axes[1].plot(gd[:, 0, 0], gd[:, 0, 1], ".-", color="tab:red", lw=0.8, ms=3, label=f"GD, $\\eta$={eta:g}")
+    axes[1].set_title(f"GD with $\\eta$ = {eta:g}")
+    progress = river2d.reference_flow_time(gd[:, 0], gd[0, 0], slope, end)
+    late = (gsteps >= 15) & (gd[:, 0, 0] < end - 0.5)  # after the initial oscillations, before the end
+    slope_fit, t0 = np.polyfit(gsteps[late], progress[late], 1)
+    values["gd_progress_slope"] = float(slope_fit)
+    values["gd_late_mean_distance_to_river"] = float(distance_to_river(gd[late, 0], slope, end).mean())
+    inset = axes[1].inset_axes([0.58, 0.08, 0.38, 0.34])
+    # Thm 3.3 allows an offset T_0 (the early oscillations); the slope is the claim.
+    inset.plot(eta * gsteps[late], progress[late] - t0, color="tab:red", lw=1.4, label=r"$\tilde T(t) - T_0$")
+    inset.plot(eta * gsteps[late], eta * gsteps[late], "k--", lw=0.8, label=r"$\eta t$")
+    inset.set_xlabel(r"$\eta t$", fontsize=8)
+    inset.tick_params(labelsize=7)
+    inset.legend(fontsize=7)
+    frames.append(_tidy("gd", gsteps, gd).assign(progress=progress))
+
+    _background(axes[2], ctx, slope, end)
+    stats = {}
+    for name, color in (("sgd_small", "tab:green"), ("sgd_large", "tab:purple")):
+        run = ctx.runs[name]
+        traj, ssteps = trajectories(run)
+        lr = run.spec.schedule.lr
+        axes[2].plot(traj[:, 0, 0], traj[:, 0, 1], color=color, lw=0.9, label=f"SGD, $\\eta$={lr:g}")
+        half = ssteps >= ssteps[-1] // 2
+        progress = river2d.reference_flow_time(traj[-1], traj[0, 0], slope, end)
+        stats[name] = (float(np.mean(progress)), float(distance_to_river(traj[half], slope, end).mean()))
+        frames.append(_tidy(name, ssteps, traj))
+    axes[2].set_title(r"SGD with mountain-direction noise")
+    axes[2].legend(loc="upper right", fontsize=8)
+    values["sgd_progress_ratio"] = stats["sgd_large"][0] / stats["sgd_small"][0]
+    values["sgd_oscillation_ratio"] = stats["sgd_large"][1] / stats["sgd_small"][1]
+    values["sgd_progress"] = {k: v[0] for k, v in stats.items()}
+    values["sgd_mean_distance_to_river"] = {k: v[1] for k, v in stats.items()}
+    axes[0].legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+
+
+def _tidy(run: str, steps: np.ndarray, traj: np.ndarray) -> pd.DataFrame:
+    s, r = np.meshgrid(steps, np.arange(traj.shape[1]), indexing="ij")
+    return pd.DataFrame({"run": run, "step": s.ravel(), "replica": r.ravel(),
+                         "x1": traj[..., 0].ravel(), "x2": traj[..., 1].ravel()})
+
+
+def _curve(ctx: FigureContext, names: list[str]) -> pd.DataFrame:
+    """One schedule's logged series; a WSD main branch and its decay branch are joined at D."""
+    parts = [ctx.runs[n].metrics for n in names]
+    df = pd.concat([p[p["step"] < parts[i + 1]["step"].min()] if i + 1 < len(parts) else p for i, p in enumerate(parts)])
+    return df.sort_values("step").reset_index(drop=True)
+
+
+def fig04(ctx: FigureContext) -> FigureOutput:
+    model = ctx.runs["constant"].spec.model
+    gamma, sigma, R = model.gamma, model.noise_sigma, model.replicas
+    decay_start = ctx.runs["wsd"].spec.steps
+    # constant first: WSD shares its noise (same seed) and is drawn over it until the decay
+    series = {"constant": _curve(ctx, ["constant"]), "cosine": _curve(ctx, ["cosine"]), "WSD": _curve(ctx, ["wsd", "wsd_decay1"])}
+    fig, (ax, ax_lr) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
+    frames, z_max = [], 0.0
+    for k, (label, df) in enumerate(series.items()):
+        lrs = df["lr"].to_numpy()[:-1]  # the LR applied at each update; the last row has none
+        exact = quadratic.predicted_loss_exact(lrs, gamma, sigma)
+        paper = quadratic.predicted_loss_paper(lrs, sigma)
+        se = gamma * quadratic.hill_variance(lrs, gamma, sigma) / np.sqrt(2 * R)
+        mc = df["loss"].to_numpy()
+        z = np.abs(mc - exact)[1:] / se[1:]
+        z_max = max(z_max, float(z.max()))
+        color = {"WSD": "C0", "cosine": "C1", "constant": "C2"}[label]
+        ax.plot(df["step"], mc, color=color, lw=2.4, alpha=0.6, label=label)
+        ax.plot(df["step"], exact, color="k", lw=0.7, ls="-")
+        ax.plot(df["step"], paper, color=color, lw=1.0, ls="--")
+        ax_lr.plot(df["step"][:-1], lrs, color=color, label=label)
+        frames.append(pd.DataFrame({"schedule": label, "step": df["step"], "loss_sgd": mc, "loss_theory_exact": exact,
+                                    "loss_theory_paper": paper, "hill_sgd": df["hill"], "lr": df["lr"]}))
+    ax.axvline(decay_start, color="0.4", lw=0.8, ls=":")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss  $\\gamma x_2^2/2 - x_1$")
+    ax.set_ylim(-45, 130)
+    from matplotlib.lines import Line2D
+
+    styles = [Line2D([], [], color="0.5", lw=2.4, alpha=0.6, label=f"SGD, mean of {R} replicas"),
+              Line2D([], [], color="k", lw=0.7, label="theory, exact hill $\\eta\\sigma^2/(2(2-\\eta\\gamma))$"),
+              Line2D([], [], color="0.5", lw=1.0, ls="--", label="theory, paper's hill $\\eta\\sigma^2/2$")]
+    first = ax.legend(loc="upper right", fontsize=8, title="schedule")
+    ax.add_artist(first)
+    ax.legend(handles=styles, loc="upper center", fontsize=8)
+    ax_lr.set_xlabel("step")
+    ax_lr.set_ylabel("learning rate")
+    ax_lr.legend(fontsize=8)
+    fig.tight_layout()
+
+    wsd, cos = series["WSD"], series["cosine"]
+    window = (wsd["step"] >= decay_start - 100) & (wsd["step"] < decay_start)
+    eta = ctx.runs["constant"].spec.schedule.lr
+    stable = (wsd["step"] >= decay_start // 2) & (wsd["step"] < decay_start)
+    decay_rows = wsd["step"] > decay_start
+    last_lr = wsd["lr"].shift(1)  # the hill of iterate t is set by the update that produced it
+    values = {
+        "gap_wsd_minus_cosine_before_decay": float(wsd.loc[window, "loss"].mean() - cos.loc[window.to_numpy(), "loss"].mean()),
+        "gap_wsd_minus_cosine_at_end": float(wsd["loss"].iloc[-1] - cos["loss"].iloc[-1]),
+        "stable_hill": float(wsd.loc[stable, "hill"].mean()),
+        "stable_hill_paper_constant": eta * sigma**2 / 2,
+        "stable_hill_exact": float(quadratic.stationary_hill(eta, gamma, sigma)),
+        "decay_hill_over_paper_bound_mean": float((wsd.loc[decay_rows, "hill"] / (last_lr[decay_rows] * sigma**2 / 2)).mean()),
+        "max_z_mc_vs_theory": z_max,
+        "final_loss": {k: float(v["loss"].iloc[-1]) for k, v in series.items()},
+    }
+    values["stable_hill__note"] = (f"the paper's printed constant (d-1) eta sigma^2/2 = {values['stable_hill_paper_constant']:.1f}; "
+                                   f"exact eta sigma^2/(2(2 - eta gamma)) = {values['stable_hill_exact']:.2f}")
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
