@@ -275,7 +275,7 @@ CASES = [
          path="tiers.smoke.figures.fig03.runs.nope.steps", value="'nope'", allowed=("gd", "flows")),
     Case("override_without_reason", "paper",
          lambda d: tiers(d, "smoke").update({"figures.fig03.runs.gd.steps": {"value": 10}}),
-         path="tiers.smoke.figures.fig03.runs.gd.steps", value='{"value": 10}', allowed=("reason",)),
+         path="tiers.smoke.figures.fig03.runs.gd.steps", value='{value: 10}', allowed=("reason",)),
     Case("override_reason_too_short", "paper",
          lambda d: tiers(d, "smoke").update({"figures.fig03.runs.gd.steps": {"value": 10, "reason": "x"}}),
          path="tiers.smoke.figures.fig03.runs.gd.steps.reason", value="'x'", allowed=("at least 3",)),

@@ -105,6 +105,9 @@ class BigramLanguage(Strict):
 
 DataSpec = Annotated[Union[BigramLanguage], Field(discriminator="name")]
 
+#: datasets each data-driven model can train on
+DATA_FOR_MODEL: dict[str, tuple[str, ...]] = {"bigram_softmax": ("bigram_language",)}
+
 
 # --- optimizers (the learning rate comes from the run's schedule) -----------------------------
 

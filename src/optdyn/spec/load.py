@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 from pydantic import TypeAdapter
@@ -114,14 +114,15 @@ def _load_paper(plan: Plan, file: Path, name: str) -> None:
     if plan.tier != "paper" and isinstance(tiers, dict) and isinstance(tiers.get(plan.tier), dict):
         deviations = apply_overrides(doc, tiers[plan.tier], f, plan.tier)
     presets = doc.get("presets") or {}
+    if isinstance(presets, dict):
+        _check_presets(presets, f)
     for fkey, fig in (doc.get("figures") or {}).items():
         if isinstance(fig, dict) and isinstance(fig.get("runs"), dict):
             fig["runs"] = {
                 r: expand_presets(run, presets, f, f"figures.{fkey}.runs.{r}") if isinstance(run, dict) else run
                 for r, run in fig["runs"].items()
             }
-    paper = _validate(PaperSpec, doc, f, "")
-    _check_presets(paper, f)
+    paper = _validate_with_overrides(doc, f, deviations, plan.tier)
     plan.papers[name] = paper
     plan.deviations += deviations
     registry = plots.registry(name)
@@ -165,28 +166,46 @@ def _named(model: Any, attr: str, path: str = "") -> list:
     return out
 
 
-def _check_presets(paper: PaperSpec, f: str) -> None:
+def _validate_with_overrides(doc: dict, f: str, deviations: list[dict], tier: str) -> PaperSpec:
+    """Validate the merged paper; an error in a value a tier override set names the override."""
+    try:
+        return _validate(PaperSpec, doc, f, "")
+    except SpecError as exc:
+        for dev in deviations:
+            if exc.path == dev["path"] or exc.path.startswith(dev["path"] + "."):
+                raise SpecError(f, f"tiers.{tier}.{dev['path']}", exc.value, exc.expected + " (value set by this tier override)") from None
+        raise
+
+
+def _block_type(key: str) -> Any:
+    field = RunSpec.model_fields[key]
+    # the FieldInfo carries the discriminator; the bare annotation would lose it
+    return Annotated[field.annotation, field]
+
+
+def _check_presets(presets: dict, f: str) -> None:
     """Presets are partial runs, merged into runs by ``extends``: a block that names its kind
     (``name: ...``) must be valid on its own; nameless blocks are fragments checked once merged."""
     fields = RunSpec.model_fields
-    for name, preset in paper.presets.items():
+    for name, preset in presets.items():
+        if not isinstance(preset, dict):
+            raise SpecError(f, f"presets.{name}", preset, "a preset is a mapping of run keys")
         for key, value in preset.items():
             where = f"presets.{name}.{key}"
             if key not in fields:
                 raise SpecError(f, where, key, f"unknown key; allowed keys: {', '.join(fields)}")
             if isinstance(value, dict) and "name" not in value:
                 continue
+            tp = _block_type(key)
             try:
-                preset_block(paper, name, key)
+                TypeAdapter(tp).validate_json(json.dumps(value), strict=True)
             except pydantic.ValidationError as exc:
-                e = exc.errors()[0]
-                loc = ".".join(str(p) for p in e["loc"])
-                raise SpecError(f, f"{where}.{loc}".rstrip("."), e.get("input"), "expected: " + e["msg"]) from None
+                raise from_validation(exc, tp, f, where) from None
 
 
 def preset_block(paper: PaperSpec, name: str, key: str) -> Any:
     """The typed ``key`` block (model, schedule, ...) of a preset."""
-    return TypeAdapter(RunSpec.model_fields[key].annotation).validate_json(json.dumps(paper.presets[name][key]), strict=True)
+    return TypeAdapter(_block_type(key)).validate_json(json.dumps(paper.presets[name][key]), strict=True)
 
 
 def _resolve_runs(plan: Plan, fig: FigureSpec, f: str, where: str, scope: str) -> dict[str, str]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import Strict
-from .components import SGD, DataSpec, ModelSpec, OptimizerSpec
+from .components import DATA_FOR_MODEL, SGD, TOY_MODELS, DataSpec, ModelSpec, OptimizerSpec
 from .schedules import ScheduleSpec
 
 Tier = Literal["tiny", "smoke", "paper"]
@@ -28,7 +28,20 @@ class BranchFrom(Strict):
 
 class RunSpec(Strict):
     model: ModelSpec
-    data: DataSpec | None = None
+    data: DataSpec | None = Field(None, validate_default=True)
+
+    @field_validator("data")
+    @classmethod
+    def _data_fits_model(cls, data, info: ValidationInfo):
+        model = info.data.get("model")
+        if model is None:
+            return data
+        if model.name in TOY_MODELS and data is not None:
+            raise ValueError(f"model '{model.name}' is a self-contained toy problem and takes no data; remove `data`")
+        wanted = DATA_FOR_MODEL.get(model.name)
+        if wanted and (data is None or data.name not in wanted):
+            raise ValueError(f"model '{model.name}' needs data named {' or '.join(wanted)}")
+        return data
     optimizer: OptimizerSpec = Field(default_factory=lambda: SGD(name="sgd"))
     schedule: ScheduleSpec
     steps: int | None = Field(None, gt=0)  # None: the schedule's natural end (WSD, WSD-S)
@@ -85,13 +98,14 @@ class FigureSpec(Strict):
     plot: dict[str, Any] = Field(default_factory=dict)  # validated by spec/plots/<paper>.py
     claims: list[ClaimSpec] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique_claims(self):
-        ids = [c.id for c in self.claims]
+    @field_validator("claims")
+    @classmethod
+    def _unique_claims(cls, claims):
+        ids = [c.id for c in claims]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
-            raise ValueError(f"duplicate claim ids {dup}")
-        return self
+            raise ValueError(f"claim ids must be unique; repeated: {', '.join(repr(d) for d in dup)}")
+        return claims
 
 
 class Override(Strict):

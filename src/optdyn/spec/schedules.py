@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import Strict
 
@@ -42,10 +42,12 @@ class CyclicCosine(_Schedule):
     min_lr_ratio: float = Field(0.1, ge=0, le=1)
     cycle_ends: list[int] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _increasing(self):
-        _check_increasing(self.cycle_ends, "cycle_ends")
-        return self
+    @field_validator("cycle_ends")
+    @classmethod
+    def _increasing(cls, v):
+        if v and v[0] <= 0:
+            raise ValueError(f"cycle ends must be positive, got {v}")
+        return _check_increasing(v, "cycle_ends")
 
 
 class StepDecay(_Schedule):
@@ -56,10 +58,10 @@ class StepDecay(_Schedule):
     factor: float = Field(gt=1)
     milestones: list[int] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _increasing(self):
-        _check_increasing(self.milestones, "milestones")
-        return self
+    @field_validator("milestones")
+    @classmethod
+    def _increasing(cls, v):
+        return _check_increasing(v, "milestones")
 
 
 class _RiverValley(_Schedule):
@@ -76,11 +78,16 @@ class _RiverValley(_Schedule):
     gamma: float | None = Field(None, gt=0)
     decays: list[tuple[int, int]] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _consistent(self):
-        for k, (d, t) in enumerate(self.decays):
+    @field_validator("decays")
+    @classmethod
+    def _windows(cls, v):
+        for k, (d, t) in enumerate(v):
             if not 0 <= d < t:
                 raise ValueError(f"decays[{k}] = [{d}, {t}]: need 0 <= start < end")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self):
         if self.shape == "theory" and self.gamma is None:
             raise ValueError("shape 'theory' needs gamma (the sharpness of the hill direction)")
         return self
@@ -95,9 +102,14 @@ class WSD(_RiverValley):
     # k: the k-th decay branch, restored from the main branch's checkpoint at D_k.
     branch: int | None = Field(None, ge=0)
 
+    @field_validator("decays")
+    @classmethod
+    def _starts_increasing(cls, v):
+        _check_increasing([d for d, _ in v], "decay starts")
+        return v
+
     @model_validator(mode="after")
-    def _starts_increasing(self):
-        _check_increasing([d for d, _ in self.decays], "decay starts")
+    def _branch_exists(self):
         if self.branch is not None and self.branch >= len(self.decays):
             raise ValueError(f"branch {self.branch} but only {len(self.decays)} decays")
         return self
@@ -108,16 +120,17 @@ class WSDS(_RiverValley):
 
     name: Literal["wsd_s"]
 
-    @model_validator(mode="after")
-    def _non_overlapping(self):
-        flat = [x for pair in self.decays for x in pair]
-        _check_increasing(flat, "decay breakpoints")
-        return self
+    @field_validator("decays")
+    @classmethod
+    def _non_overlapping(cls, v):
+        _check_increasing([x for pair in v for x in pair], "decay breakpoints")
+        return v
 
 
-def _check_increasing(values: list[int], what: str) -> None:
+def _check_increasing(values: list, what: str) -> list:
     if any(b <= a for a, b in zip(values, values[1:])) or (values and values[0] < 0):
         raise ValueError(f"{what} must be non-negative and strictly increasing, got {values}")
+    return values
 
 
 ScheduleSpec = Annotated[

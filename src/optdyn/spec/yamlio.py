@@ -26,15 +26,37 @@ _Loader.add_implicit_resolver(
 )
 
 
+class _Duplicate(Exception):
+    def __init__(self, key: Any, node: yaml.Node):
+        self.key, self.node = key, node
+
+
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict:
     seen: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
-            line = key_node.start_mark.line + 1
-            raise SpecError(loader.name, str(key), key, f"duplicate key (line {line}); keys must be unique")
+            raise _Duplicate(key, key_node)
         seen[key] = loader.construct_object(value_node, deep=True)
     return seen
+
+
+def _path_to(node: yaml.Node, target: yaml.Node, path: str = "") -> str | None:
+    """Dotted path of ``target`` (a key node) in the composed document."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            here = f"{path}.{k.value}" if path else str(k.value)
+            if k is target:
+                return here
+            found = _path_to(v, target, here)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            found = _path_to(v, target, f"{path}[{i}]")
+            if found:
+                return found
+    return None
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
@@ -49,7 +71,12 @@ def load_yaml(path: str | Path) -> Any:
             loader = _Loader(fh)
             loader.name = str(path)
             try:
-                return loader.get_single_data()
+                root = loader.get_single_node()
+                return loader.construct_document(root) if root is not None else None
+            except _Duplicate as dup:
+                line = dup.node.start_mark.line + 1
+                where = _path_to(root, dup.node) or str(dup.key)
+                raise SpecError(str(path), where, dup.key, f"duplicate key (line {line}); keys must be unique") from None
             finally:
                 loader.dispose()
     except yaml.YAMLError as exc:
