@@ -14,6 +14,7 @@ EPILOG = """examples:
   optdyn validate --tier tiny          ... for another tier
   optdyn plan                          list figure targets and the runs they need
   optdyn train RUN_ID                  train one run (resumes from its last checkpoint)
+  optdyn probe PROBE_ID                measure a probe on a finished run
   optdyn figure wsd_fig03              draw one figure (png, pdf, csv, values)
   optdyn claims wsd_fig03              check the paper's claims for one figure
   optdyn report                        write results/<tier>/report/index.html
@@ -42,7 +43,9 @@ def cmd_plan(args) -> int:
     for target, fig in plan.figures.items():
         print(f"{target:14s} {fig.spec.title}")
         for name, rid in fig.runs.items():
-            print(f"    {name:18s} {rid}  ({plan.runs[rid].spec.steps} steps)")
+            print(f"    run   {name:18s} {rid}  ({plan.runs[rid].spec.steps} steps)")
+        for name, pid in fig.probes.items():
+            print(f"    probe {name:18s} {pid}  (on {plan.probes[pid].run_id})")
     return 0
 
 
@@ -54,6 +57,16 @@ def cmd_train(args) -> int:
         raise SpecError(str(plan.config_file), "run_id", args.run_id, f"not a run of tier '{plan.tier}'; see `optdyn plan`")
     status = train_run(plan, args.run_id)
     print(json.dumps(status))
+    return 0
+
+
+def cmd_probe(args) -> int:
+    from optdyn.probes import run_probe
+
+    plan = _plan(args)
+    if args.probe_id not in plan.probes:
+        raise SpecError(str(plan.config_file), "probe_id", args.probe_id, f"not a probe of tier '{plan.tier}'; see `optdyn plan`")
+    print(f"wrote {run_probe(plan, args.probe_id)}")
     return 0
 
 
@@ -113,6 +126,9 @@ def parser() -> argparse.ArgumentParser:
     q = sub.add_parser("train", parents=[common], help="train one run by id (resumable)")
     q.add_argument("run_id")
     q.set_defaults(fn=cmd_train)
+    q = sub.add_parser("probe", parents=[common], help="measure one probe on its finished run")
+    q.add_argument("probe_id")
+    q.set_defaults(fn=cmd_probe)
     for name, fn, text in (("figure", cmd_figure, "draw one figure target"), ("claims", cmd_claims, "check one figure's claims")):
         q = sub.add_parser(name, parents=[common], help=text)
         q.add_argument("target", help="e.g. wsd_fig03")

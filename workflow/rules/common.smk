@@ -26,5 +26,6 @@ def figure_of(wc):
 
 wildcard_constraints:
     run_id=r"[a-z0-9]+-[a-z0-9]+-[0-9a-f]{12}",
+    probe_id=r"[a-z0-9]+-[0-9a-f]{12}",
     paper=r"[a-z]+",
     fig=r"(fig|tab|sec|app)[A-Za-z0-9]+",

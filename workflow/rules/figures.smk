@@ -3,7 +3,8 @@
 
 rule figure:
     input:
-        lambda wc: [run_status(rid) for rid in figure_of(wc).runs.values()],
+        runs=lambda wc: [run_status(rid) for rid in figure_of(wc).runs.values()],
+        probes=lambda wc: [str(PLAN.probe_path(pid)) for pid in figure_of(wc).probes.values()],
     output:
         png=report(f"{RESULTS}/figures/{{paper}}/{{fig}}.png", caption="../report/figure.rst", category="{paper}", subcategory="{fig}"),
         pdf=f"{RESULTS}/figures/{{paper}}/{{fig}}.pdf",

@@ -21,20 +21,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from optdyn.spec.load import Plan, ResolvedFigure  # noqa: E402
-from optdyn.spec.paper import PaperSpec, RunSpec  # noqa: E402
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    spec: RunSpec
-    status: dict
-    metrics: pd.DataFrame
-    dir: Path
-
-    @property
-    def diverged(self) -> bool:
-        return self.status.get("status") == "diverged"
+from optdyn.spec.paper import PaperSpec  # noqa: E402
+from optdyn.train.results import RunResult, load_run  # noqa: E402,F401  (RunResult: figure modules type with it)
 
 
 @dataclass
@@ -42,6 +30,7 @@ class FigureContext:
     plan: Plan
     figure: ResolvedFigure
     runs: dict[str, RunResult] = field(default_factory=dict)
+    probes: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def plot(self) -> Any:
@@ -59,17 +48,11 @@ class FigureOutput:
     values: dict[str, Any]
 
 
-def load_run(plan: Plan, rid: str) -> RunResult:
-    d = plan.run_dir(rid)
-    status_file = d / "status.json"
-    if not status_file.exists():
-        raise FileNotFoundError(f"run {rid} has not finished ({status_file} missing): run its train job first")
-    return RunResult(rid, plan.runs[rid].spec, json.loads(status_file.read_text()), pd.read_parquet(d / "metrics.parquet"), d)
-
-
 def context(plan: Plan, target: str) -> FigureContext:
     fig = plan.figure(target)
-    return FigureContext(plan, fig, {name: load_run(plan, rid) for name, rid in fig.runs.items()})
+    runs = {name: load_run(plan, rid) for name, rid in fig.runs.items()}
+    probes = {name: pd.read_parquet(plan.probe_path(pid)) for name, pid in fig.probes.items()}
+    return FigureContext(plan, fig, runs, probes)
 
 
 def style() -> None:

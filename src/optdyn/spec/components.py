@@ -56,26 +56,24 @@ class BigramSoftmax(Strict):
     init_scale: float = Field(0.0, ge=0)  # 0 = zeros, as in the catalog's reference runs
 
 
-class Llama(Strict):
-    """LLaMA architecture (RMSNorm, RoPE, SwiGLU); sizes of WSD paper Table 2."""
-
-    name: Literal["llama"]
+class _Transformer(Strict):
     hidden: int = Field(gt=0)
     intermediate: int = Field(gt=0)
     layers: int = Field(gt=0)
     heads: int = Field(gt=0)
-    seq_len: int = Field(4096, gt=0)
     vocab_size: int | None = Field(None, gt=0)  # None: taken from the dataset's tokenizer
 
 
-class GPT2(Strict):
+class Llama(_Transformer):
+    """LLaMA architecture (RMSNorm, RoPE, SwiGLU); sizes of WSD paper Table 2."""
+
+    name: Literal["llama"]
+    seq_len: int = Field(4096, gt=0)
+
+
+class GPT2(_Transformer):
     name: Literal["gpt2"]
-    hidden: int = Field(gt=0)
-    intermediate: int = Field(gt=0)
-    layers: int = Field(gt=0)
-    heads: int = Field(gt=0)
     seq_len: int = Field(1024, gt=0)
-    vocab_size: int | None = Field(None, gt=0)
 
 
 ModelSpec = Annotated[

@@ -92,17 +92,7 @@ def _walk(root: Any, loc: tuple) -> tuple[list, type | None, Any]:
     tp = _unwrap(tp)
     if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
         owner = tp
-    return shown, owner, _unwrap_annotated(here)
-
-
-def _unwrap_annotated(tp: Any) -> Any:
-    while typing.get_origin(tp) is typing.Annotated:
-        tp = typing.get_args(tp)[0]
-    if _is_union(tp):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return _unwrap_annotated(args[0])
-    return tp
+    return shown, owner, _unwrap(here)
 
 
 def _unwrap(tp: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Content-addressed run identity: ``<slug>-<hash of the resolved run spec>``."""
+"""Content-addressed identities: ``<slug>-<hash of the resolved spec>`` for runs and probes."""
 
 from __future__ import annotations
 
@@ -16,8 +16,19 @@ def canonical(spec: RunSpec, parent_id: str | None) -> dict:
     return data
 
 
+def digest(data) -> str:
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
 def run_id(spec: RunSpec, parent_id: str | None = None) -> str:
-    blob = json.dumps(canonical(spec, parent_id), sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
     slug = f"{spec.model.name}-{spec.schedule.name}".replace("_", "")
-    return f"{slug}-{digest}"
+    return f"{slug}-{digest(canonical(spec, parent_id))}"
+
+
+def probe_id(spec, of_run: str) -> str:
+    """``<kind>-<hash>``: the probe's settings with its figure-local run name replaced by the
+    run's id, so the same measurement of the same run is one job whichever figure asks."""
+    data = spec.model_dump(mode="json")
+    data["run"] = of_run
+    return f"{spec.kind.replace('_', '')}-{digest(data)}"

@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 
 from . import plots
 from .errors import SpecError, from_validation
-from .identity import run_id
+from .identity import probe_id, run_id
 from .overrides import apply_overrides, expand_presets
 from .paper import BranchFrom, FigureSpec, PaperSpec, RunSpec, WorkflowConfig
 from .plots import PlotSpec
@@ -33,6 +33,13 @@ class ResolvedRun:
 
 
 @dataclass
+class ResolvedProbe:
+    probe_id: str
+    run_id: str
+    spec: Any  # a ProbeSpec
+
+
+@dataclass
 class ResolvedFigure:
     paper: str
     key: str
@@ -40,6 +47,7 @@ class ResolvedFigure:
     plot: PlotSpec
     runs: dict[str, str]  # figure-local run name -> run id
     deviations: list[dict]
+    probes: dict[str, str] = field(default_factory=dict)  # figure-local probe name -> probe id
 
     @property
     def target(self) -> str:
@@ -54,6 +62,7 @@ class Plan:
     runs: dict[str, ResolvedRun]
     figures: dict[str, ResolvedFigure]  # by target name, e.g. wsd_fig03
     deviations: list[dict]
+    probes: dict[str, ResolvedProbe] = field(default_factory=dict)
 
     @property
     def tier(self) -> str:
@@ -65,6 +74,9 @@ class Plan:
 
     def run_dir(self, rid: str) -> Path:
         return self.tier_dir / "runs" / rid
+
+    def probe_path(self, pid: str) -> Path:
+        return self.tier_dir / "probes" / f"{pid}.parquet"
 
     def figure_stem(self, target: str) -> Path:
         fig = self.figures[target]
@@ -134,15 +146,27 @@ def _load_paper(plan: Plan, file: Path, name: str) -> None:
         plot = _validate(plot_cls, fig.plot, f, f"{where}.plot")
         _check_plot(plot, plot_cls, fig, paper, f, where)
         runs = _resolve_runs(plan, fig, f, where, f"{name}/{fkey}")
+        probes = _resolve_probes(plan, fig, runs, f, where)
         devs = [d for d in deviations if d["scope"] == f"{name}/{fkey}"]
         target = f"{name}_{fkey}"
-        plan.figures[target] = ResolvedFigure(name, fkey, fig, plot, runs, devs)
+        plan.figures[target] = ResolvedFigure(name, fkey, fig, plot, runs, devs, probes)
+
+
+def _resolve_probes(plan: Plan, fig: FigureSpec, runs: dict[str, str], f: str, where: str) -> dict[str, str]:
+    out = {}
+    for pname, probe in fig.probes.items():
+        if probe.run not in runs:
+            raise SpecError(f, f"{where}.probes.{pname}.run", probe.run, f"no such run in this figure; have: {', '.join(runs)}")
+        pid = probe_id(probe, runs[probe.run])
+        plan.probes.setdefault(pid, ResolvedProbe(pid, runs[probe.run], probe))
+        out[pname] = pid
+    return out
 
 
 def _check_plot(plot: PlotSpec, cls: type[PlotSpec], fig: FigureSpec, paper: PaperSpec, f: str, where: str) -> None:
-    missing = [r for r in cls.required_runs if r not in fig.runs]
-    if missing:
-        raise SpecError(f, f"{where}.runs", sorted(fig.runs), f"this figure needs runs named {list(cls.required_runs)}")
+    for kind, have, needed in (("runs", fig.runs, cls.required_runs), ("probes", fig.probes, cls.required_probes)):
+        if any(n not in have for n in needed):
+            raise SpecError(f, f"{where}.{kind}", sorted(have), f"this figure needs {kind} named {list(needed)}")
     for row_key, row in _named(plot, "preset"):
         if row.preset not in paper.presets:
             raise SpecError(f, f"{where}.plot.{row_key}.preset", row.preset, f"unknown preset; allowed: {', '.join(paper.presets)}")

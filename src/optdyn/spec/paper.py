@@ -12,6 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import Strict
 from .components import DATA_FOR_MODEL, SGD, TOY_MODELS, DataSpec, ModelSpec, OptimizerSpec
+from .probes import ProbeSpec
 from .schedules import ScheduleSpec
 
 Tier = Literal["tiny", "smoke", "paper"]
@@ -95,6 +96,7 @@ class FigureSpec(Strict):
     caption: str = ""
     kind: Literal["figure", "table"] = "figure"
     runs: dict[str, RunSpec] = Field(default_factory=dict)
+    probes: dict[str, ProbeSpec] = Field(default_factory=dict)
     plot: dict[str, Any] = Field(default_factory=dict)  # validated by spec/plots/<paper>.py
     claims: list[ClaimSpec] = Field(default_factory=list)
 

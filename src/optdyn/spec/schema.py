@@ -13,6 +13,13 @@ SCHEMAS = {"config.schema.json": WorkflowConfig, "paper.schema.json": PaperSpec}
 def render(cls) -> str:
     schema = cls.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    run = schema.get("$defs", {}).get("RunSpec")
+    if run is not None:
+        # A run as written may inherit any of its keys from presets (`extends`), which are
+        # merged before typing; the typed loader checks the merged run.
+        run["properties"]["extends"] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+                                        "description": "preset name(s) merged under this run's own keys"}
+        run.pop("required", None)
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 

@@ -6,6 +6,7 @@ its metrics up to that step: divergence is a result the figures draw, not a cras
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def train_run(plan: Plan, rid: str) -> dict:
     status = {"run_id": rid, "status": "completed", "steps": spec.steps, "origin": origin}
     t = start
     bar = tqdm(total=spec.steps, initial=start, desc=rid, unit="step", disable=not spec.progress, mininterval=1.0)
-    for b in sorted(bounds):
+    for b in sorted(x for x in bounds if x > start):  # a finished run resumed at its end trains nothing
         state, logged = trainer.advance(state, b - t)
         bad = _first_bad(logged["batch_loss"], spec.divergence_threshold)
         if bad is not None:
@@ -75,8 +76,10 @@ def train_run(plan: Plan, rid: str) -> dict:
                 status.update(status="diverged", diverged_at=b, steps_done=b)
                 break
         if b in keep or (periodic and b % periodic == 0):
-            ckpts.save(b, state)
+            # rows first: a kill between the two then resumes from the previous checkpoint, which
+            # drops this partial file, instead of from this checkpoint without its rows
             log.flush(b)
+            ckpts.save(b, state)
             _prune_periodic(ckpts, keep, b)
     bar.close()
     metrics = log.collect()
@@ -131,8 +134,9 @@ def _materialize(plan: Plan, parent_id: str, step: int, ckpts: Checkpoints) -> N
     pure function of seed and step) from its nearest earlier checkpoint up to ``step``."""
     parent = plan.runs[parent_id]
     status = Path(plan.run_dir(parent_id) / "status.json")
-    if status.exists() and '"diverged"' in status.read_text():
-        raise BranchError(f"parent {parent_id} diverged; it has no state at step {step} to branch from")
+    diverged_at = json.loads(status.read_text()).get("diverged_at") if status.exists() else None
+    if diverged_at is not None and diverged_at <= step:
+        raise BranchError(f"parent {parent_id} diverged at step {diverged_at}; it has no state at step {step} to branch from")
     trainer = Trainer(parent.spec)
     template = trainer.init_state()
     base = ckpts.latest_at_most(step)

@@ -42,7 +42,7 @@ class Trainer:
         loss, grads = jax.value_and_grad(self.problem.loss)(state["params"], batch)
         updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
-        logged = {"batch_loss": loss, "lr": self.schedule(t), "grad_norm": optax.global_norm(grads)}
+        logged = {"batch_loss": loss, "lr": self.schedule(t), "grad_norm": optax.tree.norm(grads)}
         return {"params": params, "opt_state": opt_state, "step": t + 1}, logged
 
     def advance(self, state: dict, n: int) -> tuple[dict, dict[str, np.ndarray]]:

@@ -7,108 +7,86 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from optdyn.figures.common import FigureContext, FigureOutput, RunResult
+from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.theory import quadratic, river2d
 
 
-def trajectories(run: RunResult) -> np.ndarray:
-    """(steps, replicas, 2) positions from the x1[i], x2[i] metric columns."""
-    df = run.metrics.dropna(subset=["x1[0]"])
-    n = run.spec.model.replicas
-    x1 = df[[f"x1[{i}]" for i in range(n)]].to_numpy()
-    x2 = df[[f"x2[{i}]" for i in range(n)]].to_numpy()
-    return np.stack([x1, x2], axis=-1), df["step"].to_numpy()
+def _river_table(slope: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+    grid = np.linspace(-1.0, end - 1e-6, 400)
+    return grid, river2d.river_curve(grid, slope, end)
 
 
-def distance_to_river(points: np.ndarray, slope: float, end: float) -> np.ndarray:
-    """Vertical distance |x2 - river(x1)| (the river is a graph over x1 in [0, end))."""
-    x1 = np.clip(points[..., 0], None, end - 1e-6)
-    return np.abs(points[..., 1] - np.interp(x1, *_river_table(slope, end)))
-
-
-_RIVERS: dict = {}
-
-
-def _river_table(slope: float, end: float):
-    if (slope, end) not in _RIVERS:
-        grid = np.linspace(-1.0, end - 1e-6, 400)
-        _RIVERS[(slope, end)] = (grid, river2d.river_curve(grid, slope, end))
-    return _RIVERS[(slope, end)]
-
-
-def _background(ax, ctx: FigureContext, slope: float, end: float) -> None:
+def _background(ax, ctx: FigureContext, river: tuple[np.ndarray, np.ndarray], slope: float, end: float) -> None:
     (a0, a1), (b0, b1) = ctx.plot.x1_range, ctx.plot.x2_range
     A, B = np.meshgrid(np.linspace(a0, a1, 220), np.linspace(b0, b1, 120))
     L = river2d.loss(np.stack([A, B], -1), slope, end)
     ax.contourf(A, B, L, levels=30, cmap="Greys", alpha=0.55)
-    grid, river = _river_table(slope, end)
-    ax.plot(grid, river, color="tab:blue", lw=2.2, label="river")
+    ax.plot(*river, color="tab:blue", lw=2.2, label="river")
     ax.set_xlim(a0, a1)
     ax.set_ylim(b0, b1)
     ax.set_xlabel("$x_1$")
 
 
+def _paths(probe: pd.DataFrame):
+    """(replica, steps table) pairs of a river_progress probe."""
+    return [(r, df.sort_values("step")) for r, df in probe.groupby("replica")]
+
+
 def fig03(ctx: FigureContext) -> FigureOutput:
     spec = ctx.runs["gd"].spec.model
     slope, end = spec.slope, spec.end
+    river = _river_table(slope, end)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
-    values, frames = {}, []
+    values = {}
 
-    flows, steps = trajectories(ctx.runs["flows"])
-    _background(axes[0], ctx, slope, end)
-    for i in range(flows.shape[1]):
-        axes[0].plot(flows[:, i, 0], flows[:, i, 1], color="tab:orange", lw=1.1)
-        axes[0].plot(*flows[0, i], "o", color="tab:orange", ms=3)
+    flows = ctx.probes["flows_river"]
+    _background(axes[0], ctx, river, slope, end)
+    for _, df in _paths(flows):
+        axes[0].plot(df["x1"], df["x2"], color="tab:orange", lw=1.1)
+        axes[0].plot(df["x1"].iloc[0], df["x2"].iloc[0], "o", color="tab:orange", ms=3)
     axes[0].set_title("gradient flow from random starts")
     axes[0].set_ylabel("$x_2$")
-    values["flows_final_max_distance_to_river"] = float(distance_to_river(flows[-1], slope, end).max())
-    frames.append(_tidy("flows", steps, flows))
+    last = flows[flows["step"] == flows["step"].max()]
+    values["flows_final_max_distance_to_river"] = float(last["distance_to_river"].max())
 
-    gd, gsteps = trajectories(ctx.runs["gd"])
+    gd = ctx.probes["gd_river"].sort_values("step")
     eta = ctx.runs["gd"].spec.schedule.lr
-    _background(axes[1], ctx, slope, end)
-    axes[1].plot(gd[:, 0, 0], gd[:, 0, 1], ".-", color="tab:red", lw=0.8, ms=3, label=f"GD, $\\eta$={eta:g}")
+    _background(axes[1], ctx, river, slope, end)
+    axes[1].plot(gd["x1"], gd["x2"], ".-", color="tab:red", lw=0.8, ms=3, label=f"GD, $\\eta$={eta:g}")
     axes[1].set_title(f"GD with $\\eta$ = {eta:g}")
-    progress = river2d.reference_flow_time(gd[:, 0], gd[0, 0], slope, end)
-    late = (gsteps >= 15) & (gd[:, 0, 0] < end - 0.5)  # after the initial oscillations, before the end
-    slope_fit, t0 = np.polyfit(gsteps[late], progress[late], 1)
+    late = ((gd["step"] >= 15) & (gd["x1"] < end - 0.5)).to_numpy()  # after the initial oscillations, before the end
+    t, progress = gd["step"].to_numpy()[late], gd["progress"].to_numpy()[late]
+    slope_fit, t0 = np.polyfit(t, progress, 1)
     values["gd_progress_slope"] = float(slope_fit)
-    values["gd_late_mean_distance_to_river"] = float(distance_to_river(gd[late, 0], slope, end).mean())
-    inset = axes[1].inset_axes([0.58, 0.08, 0.38, 0.34])
+    values["gd_late_mean_distance_to_river"] = float(gd["distance_to_river"].to_numpy()[late].mean())
+    inset = axes[1].inset_axes([0.56, 0.73, 0.41, 0.24])
     # Thm 3.3 allows an offset T_0 (the early oscillations); the slope is the claim.
-    inset.plot(eta * gsteps[late], progress[late] - t0, color="tab:red", lw=1.4, label=r"$\tilde T(t) - T_0$")
-    inset.plot(eta * gsteps[late], eta * gsteps[late], "k--", lw=0.8, label=r"$\eta t$")
+    inset.plot(eta * t, progress - t0, color="tab:red", lw=1.4, label=r"$\tilde T(t) - T_0$")
+    inset.plot(eta * t, eta * t, "k--", lw=0.8, label=r"$\eta t$")
     inset.set_xlabel(r"$\eta t$", fontsize=8)
     inset.tick_params(labelsize=7)
     inset.legend(fontsize=7)
-    frames.append(_tidy("gd", gsteps, gd).assign(progress=progress))
 
-    _background(axes[2], ctx, slope, end)
+    _background(axes[2], ctx, river, slope, end)
     stats = {}
     for name, color in (("sgd_small", "tab:green"), ("sgd_large", "tab:purple")):
-        run = ctx.runs[name]
-        traj, ssteps = trajectories(run)
-        lr = run.spec.schedule.lr
-        axes[2].plot(traj[:, 0, 0], traj[:, 0, 1], color=color, lw=0.9, label=f"SGD, $\\eta$={lr:g}")
-        half = ssteps >= ssteps[-1] // 2
-        progress = river2d.reference_flow_time(traj[-1], traj[0, 0], slope, end)
-        stats[name] = (float(np.mean(progress)), float(distance_to_river(traj[half], slope, end).mean()))
-        frames.append(_tidy(name, ssteps, traj))
-    axes[2].set_title(r"SGD with mountain-direction noise")
+        probe = ctx.probes[f"{name}_river"]
+        lr = ctx.runs[name].spec.schedule.lr
+        first = _paths(probe)[0][1]
+        axes[2].plot(first["x1"], first["x2"], color=color, lw=0.9, label=f"SGD, $\\eta$={lr:g}")
+        final = probe[probe["step"] == probe["step"].max()]
+        half = probe["step"] >= probe["step"].max() // 2
+        stats[name] = (float(final["progress"].mean()), float(probe.loc[half, "distance_to_river"].mean()))
+    axes[2].set_title("SGD with mountain-direction noise")
     axes[2].legend(loc="upper right", fontsize=8)
+    axes[0].legend(loc="upper right", fontsize=8)
     values["sgd_progress_ratio"] = stats["sgd_large"][0] / stats["sgd_small"][0]
     values["sgd_oscillation_ratio"] = stats["sgd_large"][1] / stats["sgd_small"][1]
     values["sgd_progress"] = {k: v[0] for k, v in stats.items()}
     values["sgd_mean_distance_to_river"] = {k: v[1] for k, v in stats.items()}
-    axes[0].legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
-
-
-def _tidy(run: str, steps: np.ndarray, traj: np.ndarray) -> pd.DataFrame:
-    s, r = np.meshgrid(steps, np.arange(traj.shape[1]), indexing="ij")
-    return pd.DataFrame({"run": run, "step": s.ravel(), "replica": r.ravel(),
-                         "x1": traj[..., 0].ravel(), "x2": traj[..., 1].ravel()})
+    data = pd.concat([p.assign(run=name.removesuffix("_river")) for name, p in ctx.probes.items()], ignore_index=True)
+    return FigureOutput(fig, data, values)
 
 
 def _curve(ctx: FigureContext, names: list[str]) -> pd.DataFrame:

@@ -14,6 +14,8 @@ PAPERS = ("wsd",)
 class PlotSpec(Strict):
     #: run names the figure function reads; checked against the figure's ``runs``
     required_runs: ClassVar[tuple[str, ...]] = ()
+    #: probe names the figure function reads; checked against the figure's ``probes``
+    required_probes: ClassVar[tuple[str, ...]] = ()
 
 
 def registry(paper: str) -> dict[str, type[PlotSpec]]:

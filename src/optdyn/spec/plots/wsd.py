@@ -20,8 +20,9 @@ class Fig02(PlotSpec):
 
 class Fig03(PlotSpec):
     required_runs = ("flows", "gd", "sgd_small", "sgd_large")
+    required_probes = ("flows_river", "gd_river", "sgd_small_river", "sgd_large_river")
     x1_range: tuple[float, float] = (-0.5, 10.5)
-    x2_range: tuple[float, float] = (-2.5, 2.5)
+    x2_range: tuple[float, float] = (-2.5, 3.6)  # headroom above the river for the inset
 
 
 class Fig04(PlotSpec):
