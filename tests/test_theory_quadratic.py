@@ -9,7 +9,9 @@ import optax
 import pytest
 
 from optdyn.models.toy import QuadraticRiverProblem
+from optdyn.optim.schedules import build_schedule, lr_curve
 from optdyn.spec.components import QuadraticRiver
+from optdyn.spec.schedules import WSD
 from optdyn.theory import quadratic as Q
 
 GAMMA, ETA, TS = 10.0, 0.02, 2000
@@ -48,10 +50,10 @@ def test_lemma_c1_optimal_decay():
     k = np.arange(1, 400)
     lrs = Q.optimal_decay(ETA, GAMMA, k)
     assert lrs[0] == pytest.approx(ETA / 2)
+    # the trainer's WSD 'theory' decay is Lemma C.1's optimal schedule, step for step
     t = np.arange(T_END)
-    sched = Q.theory_schedule(ETA, GAMMA, TS, T_END)
-    decay = ETA / (2 + np.maximum(t - TS, 0) * ETA * GAMMA)
-    np.testing.assert_allclose(sched, np.where(t < TS, ETA, decay))
+    sched = _wsd_theory()
+    np.testing.assert_allclose(sched, np.where(t < TS, ETA, Q.optimal_decay(ETA, GAMMA, t - TS + 1)), rtol=1e-6)
     # from the stationary state at eta_max, the hill after k decayed updates is sigma^2 eta*_k/2
     var0 = 2 * Q.stationary_hill(ETA, GAMMA, 1.0) / GAMMA
     hill = GAMMA * Q.hill_variance(lrs, GAMMA, 1.0, var0) / 2
@@ -64,10 +66,15 @@ def test_lemma_c1_optimal_decay():
             assert Q.hill_variance(bumped, GAMMA, 1.0, var0)[-1] > hill[-1] * 2 / GAMMA
 
 
+def _wsd_theory() -> np.ndarray:
+    spec = WSD(name="wsd", peak_lr=ETA, shape="theory", gamma=GAMMA, decays=[(TS, T_END)], branch=0)
+    return lr_curve(build_schedule(spec), T_END).astype(np.float64)
+
+
 def _schedules():
     t = np.arange(T_END)
     return {
-        "wsd": Q.theory_schedule(ETA, GAMMA, TS, T_END),
+        "wsd": _wsd_theory(),
         "const": np.full(T_END, ETA),
         "cos": 0.5 * ETA * (1 + np.cos(np.pi * t / T_END)),  # the catalog's cosine, to 0
     }

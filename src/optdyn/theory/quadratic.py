@@ -81,11 +81,3 @@ def optimal_decay(eta_max: float, gamma: float, k):
     k = t - t_s + 1 it is the Sec. 3.2 decay eta/(2 + (t - t_s) eta gamma)."""
     k = np.asarray(k, dtype=np.float64)
     return 1.0 / (gamma * (k - 1) + 2.0 / eta_max)
-
-
-def theory_schedule(eta: float, gamma: float, t_s: int, total: int) -> np.ndarray:
-    """The Sec. 3.2 WSD schedule as an array of ``total`` LRs: eta for t < t_s, then the
-    Lemma C.1 decay (total = 1.1 t_s in the paper). The trainer's own schedule lives in
-    ``optim/schedules.py``; this copy keeps the theory self-contained and testable."""
-    k = np.arange(total, dtype=np.float64) - t_s + 1
-    return np.where(k < 1, eta, optimal_decay(eta, gamma, np.maximum(k, 1)))
