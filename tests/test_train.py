@@ -144,7 +144,7 @@ def test_kill9_mid_run_then_resume_equals_uninterrupted_run(tmp_path: Path) -> N
     rid = rid_of(plan, "constant")
     assert rid_of(ref_plan, "constant") == rid
     run_dir = plan.run_dir(rid)
-    metrics_dir, ckpt_dir = run_dir / "metrics", run_dir / "checkpoints"
+    metrics_dir = run_dir / "metrics"
 
     # Kill once a checkpoint beyond step 0 *and* its metrics partial file are both on disk
     # (a kill between writing the two is covered deterministically by the test below).

@@ -17,7 +17,7 @@ from . import plots
 from .errors import SpecError, from_validation
 from .identity import probe_id, run_id
 from .overrides import apply_overrides, expand_presets
-from .paper import BranchFrom, FigureSpec, PaperSpec, RunSpec, WorkflowConfig
+from .paper import FigureSpec, PaperSpec, RunSpec, WorkflowConfig
 from .plots import PlotSpec
 from .runs import natural_steps, wsd_plan_runs
 from .yamlio import load_yaml
