@@ -293,6 +293,8 @@ CASES = [
          path="figures.fig03.claims[1].check", value="rel_tol", allowed=("exactly one",)),
     Case("claim_check_empty", "paper", _set(lambda d: FIG03_CLAIMS(d)[1], "check", {}),
          path="figures.fig03.claims[1].check", value="{}", allowed=("exactly one",)),
+    Case("claim_unknown_metric", "paper", _set(lambda d: d["figures"]["fig03"]["claims"][0], "metric", "flows_finl"),
+         path="figures.fig03.claims[0].metric", value="'flows_finl'", allowed=("gd_progress_slope",)),
     Case("duplicate_claim_ids", "paper", _dup_claim_id,
          path="figures.fig03.claims", path_prefix=True, value="'flows_reach_river'", allowed=("unique",)),
     # --- figure/plot consistency ---

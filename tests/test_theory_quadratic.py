@@ -53,7 +53,7 @@ def test_lemma_c1_optimal_decay():
     # the trainer's WSD 'theory' decay is Lemma C.1's optimal schedule, step for step
     t = np.arange(T_END)
     sched = _wsd_theory()
-    np.testing.assert_allclose(sched, np.where(t < TS, ETA, Q.optimal_decay(ETA, GAMMA, t - TS + 1)), rtol=1e-6)
+    np.testing.assert_allclose(sched, np.where(t < TS, ETA, Q.optimal_decay(ETA, GAMMA, np.maximum(t - TS + 1, 1))), rtol=1e-6)
     # from the stationary state at eta_max, the hill after k decayed updates is sigma^2 eta*_k/2
     var0 = 2 * Q.stationary_hill(ETA, GAMMA, 1.0) / GAMMA
     hill = GAMMA * Q.hill_variance(lrs, GAMMA, 1.0, var0) / 2

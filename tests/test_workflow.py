@@ -168,6 +168,11 @@ def test_full_tiny_run_builds_every_figure_and_the_report(tiny_run):
         for ext in FIG_EXTS:
             f = Path(f"{stem}.{ext}")
             assert f.is_file() and f.stat().st_size > 0, f"missing/empty: {f}"
+        # the figure computes exactly the values its plot spec declares (claims are checked
+        # against that declaration before any job runs)
+        values = json.loads(Path(f"{stem}.values.json").read_text())
+        computed = {k for k in values if "__" not in k}
+        assert computed <= set(type(fig.plot).metrics), (target, sorted(computed - set(type(fig.plot).metrics)))
         rows = json.loads(Path(f"{stem}.claims.json").read_text())
         assert isinstance(rows, list) and len(rows) == len(fig.spec.claims), (target, rows)
         assert [r["id"] for r in rows] == [c.id for c in fig.spec.claims]

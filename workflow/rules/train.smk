@@ -1,4 +1,6 @@
-# Training jobs: one per content-addressed run id; a branch waits for its parent.
+# Training jobs: one per content-addressed run id; a branch waits for its parent. The run id is
+# the hash of everything that changes numbers, so no params are needed to trigger reruns (and a
+# new branch point does not retrain its parent: the branch replays it from a checkpoint).
 
 
 rule train:
@@ -6,8 +8,6 @@ rule train:
         lambda wc: [run_status(PLAN.runs[wc.run_id].parent)] if PLAN.runs[wc.run_id].parent else [],
     output:
         f"{RESULTS}/runs/{{run_id}}/status.json",
-    params:
-        checkpoints=lambda wc: sorted(PLAN.runs[wc.run_id].checkpoint_steps),
     log:
         f"{RESULTS}/logs/train/{{run_id}}.log",
     resources:

@@ -170,10 +170,9 @@ def _check_plot(plot: PlotSpec, cls: type[PlotSpec], fig: FigureSpec, paper: Pap
     for row_key, row in _named(plot, "preset"):
         if row.preset not in paper.presets:
             raise SpecError(f, f"{where}.plot.{row_key}.preset", row.preset, f"unknown preset; allowed: {', '.join(paper.presets)}")
-    known = getattr(cls, "metrics", ())
     for k, claim in enumerate(fig.claims):
-        if known and claim.metric not in known:
-            raise SpecError(f, f"{where}.claims[{k}].metric", claim.metric, f"this figure computes: {', '.join(known)}")
+        if cls.metrics and claim.metric not in cls.metrics:
+            raise SpecError(f, f"{where}.claims[{k}].metric", claim.metric, f"this figure computes: {', '.join(cls.metrics)}")
 
 
 def _named(model: Any, attr: str, path: str = "") -> list:

@@ -16,6 +16,8 @@ class PlotSpec(Strict):
     required_runs: ClassVar[tuple[str, ...]] = ()
     #: probe names the figure function reads; checked against the figure's ``probes``
     required_probes: ClassVar[tuple[str, ...]] = ()
+    #: the named values the figure computes; a claim's ``metric`` must be one of them
+    metrics: ClassVar[tuple[str, ...]] = ()
 
 
 def registry(paper: str) -> dict[str, type[PlotSpec]]:
