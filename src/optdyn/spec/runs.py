@@ -6,7 +6,11 @@ from .paper import BranchFrom, RunSpec
 
 
 def natural_steps(spec: RunSpec) -> int | None:
-    s = spec.schedule
+    return schedule_steps(spec.schedule)
+
+
+def schedule_steps(s) -> int | None:
+    """Where a schedule ends by itself (None for open-ended ones: constant, step decay)."""
     if s.name == "wsd":
         return s.decays[s.branch][1] if s.branch is not None else max(d for d, _ in s.decays)
     if s.name == "wsd_s":

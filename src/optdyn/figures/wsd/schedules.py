@@ -13,6 +13,7 @@ from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.figures.tables import table_figure
 from optdyn.optim.schedules import build_schedule, lr_curve, wsd_branch, wsd_main
 from optdyn.spec.load import preset_block
+from optdyn.spec.runs import schedule_steps
 
 
 def preset_schedule(ctx: FigureContext, name: str):
@@ -44,7 +45,7 @@ def fig02(ctx: FigureContext) -> FigureOutput:
         if spec.name == "wsd":
             frames += _draw_wsd(ax, spec, row.label, values)
         else:
-            steps = _length(spec) + 1
+            steps = schedule_steps(spec) + 1
             lr = lr_curve(build_schedule(spec), steps)
             ax.plot(np.arange(steps), lr, lw=1.6, label=row.label)
             frames.append(pd.DataFrame({"row": row.label, "branch": "main", "step": np.arange(steps), "lr": lr}))
@@ -78,16 +79,6 @@ def _draw_wsd(ax, spec, label: str, values: dict) -> list[pd.DataFrame]:
     values["wsd_cumulative_compute"] = compute
     ax.legend(fontsize=7, ncol=2, loc="center right", framealpha=0.9)
     return frames
-
-
-def _length(spec) -> int:
-    if spec.name == "wsd_s":
-        return spec.decays[-1][1]
-    if spec.name == "cosine":
-        return spec.total_steps
-    if spec.name == "cyclic_cosine":
-        return spec.cycle_ends[-1]
-    raise ValueError(f"cannot draw schedule '{spec.name}' without a length")
 
 
 def _get(tree: dict, path: str):
