@@ -13,6 +13,7 @@ def table_figure(df: pd.DataFrame, title: str) -> plt.Figure:
     table = ax.table(cellText=cells, colLabels=list(df.columns), loc="center", cellLoc="center")
     table.auto_set_font_size(False)
     table.set_fontsize(9)
+    table.auto_set_column_width(col=list(range(len(df.columns))))
     table.scale(1.0, 1.4)
     for (r, _c), cell in table.get_celld().items():
         if r == 0:
