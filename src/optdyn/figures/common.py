@@ -22,7 +22,7 @@ import seaborn as sns  # noqa: E402
 
 from optdyn.spec.load import Plan, ResolvedFigure  # noqa: E402
 from optdyn.spec.paper import PaperSpec  # noqa: E402
-from optdyn.train.results import RunResult, load_run  # noqa: E402,F401  (RunResult: figure modules type with it)
+from optdyn.train.results import RunResult, load_run  # noqa: E402
 
 
 @dataclass

@@ -233,8 +233,10 @@ def preset_block(paper: PaperSpec, name: str, key: str) -> Any:
 
 def _resolve_runs(plan: Plan, fig: FigureSpec, f: str, where: str, scope: str) -> dict[str, str]:
     specs: dict[str, RunSpec] = {}
+    written: dict[str, str] = {}  # run name -> the YAML entry it comes from (WSD branches expand)
     for rname, spec in fig.runs.items():
         for sub, sub_spec in wsd_plan_runs(rname, spec).items():
+            written[sub] = rname
             if sub in fig.runs and sub != rname:
                 raise SpecError(f, f"{where}.runs.{sub}", sub, "name is taken by an expanded WSD branch; rename the run")
             specs[sub] = sub_spec
@@ -244,7 +246,7 @@ def _resolve_runs(plan: Plan, fig: FigureSpec, f: str, where: str, scope: str) -
         if rname in ids:
             return ids[rname]
         spec = specs[rname]
-        rwhere = f"{where}.runs.{rname.split('_decay')[0] if rname not in fig.runs else rname}"
+        rwhere = f"{where}.runs.{written[rname]}"
         steps = spec.steps or natural_steps(spec)
         if steps is None:
             raise SpecError(f, f"{rwhere}.steps", None, f"required for schedule '{spec.schedule.name}'")

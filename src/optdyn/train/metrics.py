@@ -43,8 +43,10 @@ class MetricsLog:
 
     def flush(self, step: int) -> None:
         if self.pending:
-            pd.concat(self.pending).to_parquet(self.dir / f"upto-{step:010d}.parquet.tmp")
-            (self.dir / f"upto-{step:010d}.parquet.tmp").rename(self.dir / f"upto-{step:010d}.parquet")
+            path = self.dir / f"upto-{step:010d}.parquet"
+            tmp = path.with_suffix(".tmp")
+            pd.concat(self.pending).to_parquet(tmp)
+            tmp.rename(path)  # a reader (or a resume after a kill) never sees half a file
         self.pending = []
 
     def collect(self) -> pd.DataFrame:

@@ -89,10 +89,12 @@ def fig03(ctx: FigureContext) -> FigureOutput:
     return FigureOutput(fig, data, values)
 
 
-def _curve(ctx: FigureContext, names: list[str]) -> pd.DataFrame:
-    """One schedule's logged series; a WSD main branch and its decay branch are joined at D."""
-    parts = [ctx.runs[n].metrics for n in names]
-    df = pd.concat([p[p["step"] < parts[i + 1]["step"].min()] if i + 1 < len(parts) else p for i, p in enumerate(parts)])
+def _curve(ctx: FigureContext, main: str, branch: str | None = None) -> pd.DataFrame:
+    """One schedule's logged series; a WSD decay branch takes over from its main run at D."""
+    df = ctx.runs[main].metrics
+    if branch is not None:
+        tail = ctx.runs[branch].metrics
+        df = pd.concat([df[df["step"] < tail["step"].min()], tail])
     return df.sort_values("step").reset_index(drop=True)
 
 
@@ -101,7 +103,7 @@ def fig04(ctx: FigureContext) -> FigureOutput:
     gamma, sigma, R = model.gamma, model.noise_sigma, model.replicas
     decay_start = ctx.runs["wsd"].spec.steps
     # constant first: WSD shares its noise (same seed) and is drawn over it until the decay
-    series = {"constant": _curve(ctx, ["constant"]), "cosine": _curve(ctx, ["cosine"]), "WSD": _curve(ctx, ["wsd", "wsd_decay1"])}
+    series = {"constant": _curve(ctx, "constant"), "cosine": _curve(ctx, "cosine"), "WSD": _curve(ctx, "wsd", "wsd_decay1")}
     fig, (ax, ax_lr) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
     frames, z_max = [], 0.0
     for k, (label, df) in enumerate(series.items()):
