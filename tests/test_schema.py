@@ -114,7 +114,7 @@ def test_paper_schema_accepts_runs_that_extend_a_preset(tmp_path):
     assert text.count(anchor) == 1
     text = text.replace(anchor, anchor + "        extends: adam_levanter\n")
     (tmp_path / "papers" / "wsd.yaml").write_text(text)
-    plan = load_plan(tmp_path / "config.yaml", tier="tiny")  # the loader accepts it
+    plan = load_plan(tmp_path / "config.yaml", tier="tiny", papers=["wsd"])  # the loader accepts it
     gd = plan.runs[plan.figures["wsd_fig03"].runs["gd"]].spec
     assert gd.optimizer.name == "adamw"
     doc = load_yaml(tmp_path / "papers" / "wsd.yaml")

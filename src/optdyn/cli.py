@@ -25,7 +25,7 @@ Most users run these through Snakemake: `snakemake -c2 wsd_fig03`."""
 def _plan(args):
     from optdyn.spec.load import load_plan
 
-    return load_plan(args.config, tier=args.tier)
+    return load_plan(args.config, tier=args.tier, papers=args.papers.split(",") if args.papers else None)
 
 
 def cmd_validate(args) -> int:
@@ -118,6 +118,7 @@ def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default="config/config.yaml", help="workflow config (default: %(default)s)")
     common.add_argument("--tier", choices=["tiny", "smoke", "paper"], help="override the config's tier")
+    common.add_argument("--papers", help="comma-separated papers to load instead of the config's list")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("validate", parents=[common], help="validate the config and paper files").set_defaults(fn=cmd_validate)
     q = sub.add_parser("plan", parents=[common], help="list figure targets and their runs")

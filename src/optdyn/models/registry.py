@@ -1,18 +1,25 @@
-"""From a run spec to the ``Problem`` the trainer optimizes."""
+"""From a run spec to the ``Problem`` the trainer optimizes.
+
+Each paper's own problems live in ``models/<paper>.py``, which exports ``BUILDERS``: model name ->
+``fn(model_spec) -> Problem`` (self-contained problems take no data).
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from optdyn.spec.components import TOY_MODELS
 from optdyn.spec.paper import RunSpec
+from optdyn.spec.problems import MODULES
 
 from .base import Problem
 
 
 def build_problem(spec: RunSpec) -> Problem:
     model, data = spec.model, spec.data
-    if model.name in TOY_MODELS:
-        if data is not None:
-            raise ValueError(f"model '{model.name}' is self-contained and takes no data")
+    if model.name in TOY_MODELS and data is not None:
+        raise ValueError(f"model '{model.name}' is self-contained and takes no data")
+    if model.name in ("river2d", "quadratic_river"):
         from .toy import build_toy
 
         return build_toy(model)
@@ -22,4 +29,8 @@ def build_problem(spec: RunSpec) -> Problem:
         from .bigram import BigramProblem
 
         return BigramProblem(model, data)
+    for paper in MODULES:
+        builders = importlib.import_module(f"{__package__}.{paper}").BUILDERS
+        if model.name in builders:
+            return builders[model.name](model)
     raise NotImplementedError(f"model '{model.name}' has a spec but no training engine yet")

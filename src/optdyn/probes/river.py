@@ -30,3 +30,6 @@ def river_progress(run, spec) -> pd.DataFrame:
             "progress": progress,
         }))
     return pd.concat(frames, ignore_index=True)
+
+
+KINDS = {"river_progress": river_progress}

@@ -10,6 +10,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
+from . import problems
 from .base import Strict
 
 Point = tuple[float, float]
@@ -77,11 +78,11 @@ class GPT2(_Transformer):
 
 
 ModelSpec = Annotated[
-    Union[River2D, QuadraticRiver, BigramSoftmax, Llama, GPT2], Field(discriminator="name")
+    Union[(River2D, QuadraticRiver, BigramSoftmax, Llama, GPT2, *problems.collect("MODELS"))], Field(discriminator="name")
 ]
 
 #: models whose problem is self-contained (no ``data`` entry allowed)
-TOY_MODELS = ("river2d", "quadratic_river")
+TOY_MODELS = ("river2d", "quadratic_river", *problems.collect("SELF_CONTAINED"))
 
 
 # --- datasets ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
+from . import problems
 from .base import Strict
 
 
@@ -19,4 +20,4 @@ class RiverProgress(Strict):
     run: str  # a run of the same figure
 
 
-ProbeSpec = Annotated[Union[RiverProgress], Field(discriminator="kind")]
+ProbeSpec = Annotated[Union[(RiverProgress, *problems.collect("PROBES"))], Field(discriminator="kind")]

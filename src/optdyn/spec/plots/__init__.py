@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from ..base import Strict
 
-PAPERS = ("wsd",)
+PAPERS = ("wsd", "normsharp", "latedecay", "ire", "selfstab")
 
 
 class PlotSpec(Strict):

@@ -1,0 +1,1 @@
+"""Figures of the `ire` paper, one function per target."""

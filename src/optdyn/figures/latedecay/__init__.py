@@ -1,0 +1,1 @@
+"""Figures of the `latedecay` paper, one function per target."""

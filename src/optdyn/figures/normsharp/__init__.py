@@ -1,0 +1,1 @@
+"""Figures of the `normsharp` paper, one function per target."""

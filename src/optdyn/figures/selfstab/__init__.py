@@ -1,0 +1,1 @@
+"""Figures of the `selfstab` paper, one function per target."""

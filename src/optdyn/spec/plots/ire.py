@@ -1,0 +1,7 @@
+"""Figure targets of the `ire` paper and their plot parameters."""
+
+from __future__ import annotations
+
+from . import PlotSpec
+
+FIGURES: dict[str, type[PlotSpec]] = {}

@@ -1,0 +1,7 @@
+"""Model and probe configs of the `latedecay` paper's own problems (see ``spec/problems/__init__.py``)."""
+
+from __future__ import annotations
+
+MODELS: tuple = ()
+SELF_CONTAINED: tuple[str, ...] = ()
+PROBES: tuple = ()
