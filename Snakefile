@@ -5,7 +5,7 @@ import sys
 from snakemake.utils import validate
 
 from optdyn.spec.errors import SpecError
-from optdyn.spec.load import load_config, load_plan
+from optdyn.spec.load import load_plan
 
 
 configfile: "config/config.yaml"
@@ -20,9 +20,6 @@ except SpecError as exc:
 TIER = PLAN.tier
 RESULTS = str(PLAN.tier_dir)
 ARGS = f"--config {CONFIGFILE} --tier {TIER}"
-if PLAN.config.papers != load_config(CONFIGFILE).papers:
-    # `--config papers=[...]` narrows the plan: the jobs load only those papers' files too
-    ARGS += f" --papers {','.join(PLAN.config.papers)}"
 
 
 rule all:

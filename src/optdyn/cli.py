@@ -28,6 +28,21 @@ def _plan(args):
     return load_plan(args.config, tier=args.tier, papers=args.papers.split(",") if args.papers else None)
 
 
+def _plan_with(args, kind: str, key: str):
+    """The plan of the first paper that has this run / probe / figure target, loading one paper
+    at a time: a job needs only its own paper's files, so `snakemake --config papers=[...]` can
+    narrow a workflow without changing any job's command line."""
+    from optdyn.spec.load import load_config, load_plan
+
+    if args.papers:
+        return _plan(args)
+    for paper in load_config(args.config, args.tier).papers:
+        plan = load_plan(args.config, tier=args.tier, papers=[paper])
+        if key in getattr(plan, kind):
+            return plan
+    return _plan(args)
+
+
 def cmd_validate(args) -> int:
     plan = _plan(args)
     print(f"ok: tier '{plan.tier}', {len(plan.papers)} paper(s), {len(plan.figures)} figure target(s), "
@@ -52,7 +67,7 @@ def cmd_plan(args) -> int:
 def cmd_train(args) -> int:
     from optdyn.train.run import train_run
 
-    plan = _plan(args)
+    plan = _plan_with(args, "runs", args.run_id)
     if args.run_id not in plan.runs:
         raise SpecError(str(plan.config_file), "run_id", args.run_id, f"not a run of tier '{plan.tier}'; see `optdyn plan`")
     status = train_run(plan, args.run_id)
@@ -63,7 +78,7 @@ def cmd_train(args) -> int:
 def cmd_probe(args) -> int:
     from optdyn.probes import run_probe
 
-    plan = _plan(args)
+    plan = _plan_with(args, "probes", args.probe_id)
     if args.probe_id not in plan.probes:
         raise SpecError(str(plan.config_file), "probe_id", args.probe_id, f"not a probe of tier '{plan.tier}'; see `optdyn plan`")
     print(f"wrote {run_probe(plan, args.probe_id)}")
@@ -73,7 +88,7 @@ def cmd_probe(args) -> int:
 def cmd_figure(args) -> int:
     from optdyn.figures.common import build, write
 
-    plan = _plan(args)
+    plan = _plan_with(args, "figures", args.target)
     out = build(plan, args.target)
     write(out, plan.figure_stem(args.target))
     print(f"wrote {plan.figure_stem(args.target)}.{{png,pdf,csv,values.json}}")
@@ -83,7 +98,7 @@ def cmd_figure(args) -> int:
 def cmd_claims(args) -> int:
     from optdyn.claims import write_claims
 
-    plan = _plan(args)
+    plan = _plan_with(args, "figures", args.target)
     fig = plan.figure(args.target)
     stem = plan.figure_stem(args.target)
     rows = write_claims(fig.spec.claims, Path(f"{stem}.values.json"), Path(f"{stem}.claims.json"))
