@@ -216,3 +216,12 @@ def test_lr_curve_wsd_branch_jit():
     f = wsd_branch(spec, 1)
     close(jax.jit(f)(jnp.int32(40)), inv_prop(10, 20))
     close(lr_curve(f, 60), [float(f(t)) for t in range(60)])
+
+
+@pytest.mark.parametrize("spec", [Constant(name="constant", lr=0.01), StepDecay(name="step_decay", lr=0.01, milestones=[50], factor=10.0)])
+def test_float64_runs_apply_the_exact_learning_rate(spec):
+    """A float64 run's eta must be the eta of its loss and theory (0.01 in float32 is 0.0099999998)."""
+    with jax.enable_x64(True):
+        lr = build_schedule(spec)(jnp.asarray(10, jnp.int32))
+        assert lr.dtype == jnp.float64
+        assert float(lr) == 0.01

@@ -2,7 +2,9 @@
 
 Every schedule is elementwise ``jnp`` code (``jnp.where`` instead of Python branches) so it
 jits on a traced int32 step, also accepts a Python int or a whole array of steps, and returns
-float32. Steps are converted to float32, which is exact up to 2**24 (~16.7M) steps.
+the run's float dtype: float32, or float64 under ``jax_enable_x64`` (a float64 run must apply
+exactly the eta its loss and theory use; 0.01 in float32 is 0.0099999998). Steps are converted
+to that dtype, exact up to 2**24 (~16.7M) steps in float32.
 """
 
 from __future__ import annotations
@@ -34,8 +36,12 @@ __all__ = [
 ]
 
 
+def _float():
+    return jnp.result_type(float)  # float64 under jax_enable_x64, float32 otherwise
+
+
 def _t(step) -> jax.Array:
-    return jnp.asarray(step, jnp.float32)
+    return jnp.asarray(step, _float())
 
 
 def with_linear_warmup(schedule: optax.Schedule, warmup_steps: int) -> optax.Schedule:
@@ -49,10 +55,10 @@ def with_linear_warmup(schedule: optax.Schedule, warmup_steps: int) -> optax.Sch
     def sched(step):
         t = _t(step)
         # Broadcast so a constant schedule (optax returns a bare float) also maps over arrays.
-        inner = jnp.broadcast_to(jnp.asarray(schedule(step), jnp.float32), t.shape)
+        inner = jnp.broadcast_to(jnp.asarray(schedule(step), _float()), t.shape)
         if w == 0:
             return inner
-        ramp = jnp.asarray(schedule(w), jnp.float32) * (t / w)
+        ramp = jnp.asarray(schedule(w), _float()) * (t / w)
         return jnp.where(t < w, ramp, inner)
 
     return sched
@@ -120,7 +126,7 @@ def _wsd_s(spec: WSDS) -> optax.Schedule:
         t = _t(step)
         # Outside every decay window (including right after T_i) the rate is straight back at
         # peak: WSD-S does not re-warm up (paper eq. 5).
-        out = jnp.full(t.shape, spec.peak_lr, jnp.float32)
+        out = jnp.full(t.shape, spec.peak_lr, _float())
         for d, end in spec.decays:
             out = jnp.where(_started(spec, t, d) & (t <= end), _decay(spec, t, d, end), out)
         return out
@@ -148,8 +154,8 @@ def _cyclic_cosine(spec: CyclicCosine) -> optax.Schedule:
 def _step_decay(spec: StepDecay) -> optax.Schedule:
     def sched(step):
         t = _t(step)
-        n = sum((t >= m).astype(jnp.float32) for m in spec.milestones)
-        return spec.lr / jnp.float32(spec.factor) ** n
+        n = sum((t >= m).astype(_float()) for m in spec.milestones)
+        return spec.lr / jnp.asarray(spec.factor, _float()) ** n
 
     return sched
 
