@@ -1,5 +1,133 @@
-"""Generic curvature probes on a run's checkpoints (built on ``probes/curvature.py``)."""
+"""Generic curvature probes on a run's checkpoints (built on ``probes/curvature.py``).
+
+``hessian_spectrum``: for each requested step, the run's state is restored from its Orbax
+checkpoint (or replayed from the nearest earlier one: training is a pure function of seed and
+step), the problem's loss is fixed on one batch ``sample_batch(PRNGKey(batch_seed))``, and the
+top-k Hessian eigenpairs are computed on the flat parameter vector. Every value is recorded
+with its solver, iteration count, residual ||Hv - lv|| and dtype (conventions.md, lesson 5).
+"""
 
 from __future__ import annotations
 
-KINDS: dict = {}
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from jax.flatten_util import ravel_pytree
+
+from optdyn.train.checkpoint import Checkpoints
+from optdyn.train.trainer import Trainer
+
+from . import curvature
+
+
+def _states_at(trainer: Trainer, ckpts: Checkpoints, steps: list[int]) -> dict[int, dict]:
+    """Params (host arrays) at each step, restoring checkpoints and replaying between them."""
+    template = trainer.init_state()
+    out, cur_step, cur = {}, None, None
+    for s in sorted(set(steps)):
+        base = ckpts.latest_at_most(s)
+        if cur_step is None or (base is not None and base > cur_step):
+            cur_step, cur = (base, ckpts.restore(base, template)) if base is not None else (0, template)
+        if s > cur_step:
+            cur, _ = trainer.advance(cur, s - cur_step)
+            cur_step = s
+        out[s] = jax.device_get(cur["params"])
+    return out
+
+
+def _requested_steps(run, spec, ckpts: Checkpoints) -> list[int]:
+    last = run.status.get("steps_done", run.status.get("steps", run.spec.steps))
+    if spec.steps is None:
+        return ckpts.steps()
+    late = [s for s in spec.steps if s > last or s < 0]
+    if late:
+        raise ValueError(f"run {run.run_id} has no state at steps {late}: "
+                         f"it ended at step {last} ({run.status.get('status')})")
+    return sorted(set(spec.steps))
+
+
+def _cast(tree, dtype):
+    def cast(a):
+        a = jnp.asarray(a)
+        return a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a
+
+    return jax.tree.map(cast, tree)
+
+
+def hessian_spectrum(run, spec) -> pd.DataFrame:
+    x64_before = jax.config.jax_enable_x64
+    try:
+        trainer = Trainer(run.spec)  # switches x64 to the run's dtype, as training did
+        ckpts = Checkpoints(run.dir / "checkpoints")
+        try:
+            steps = _requested_steps(run, spec, ckpts)
+            params_at = _states_at(trainer, ckpts, steps)
+        finally:
+            ckpts.close()
+        batch = jax.device_get(trainer.problem.sample_batch(jax.random.PRNGKey(spec.batch_seed)))
+        dtype_name = spec.dtype or run.spec.dtype
+        if dtype_name == "float64":
+            jax.config.update("jax_enable_x64", True)
+        return _spectrum_table(trainer.problem.loss, params_at, batch, jnp.dtype(dtype_name), spec)
+    finally:
+        jax.config.update("jax_enable_x64", x64_before)
+
+
+def _solver(loss, unravel, batch, spec):
+    def f_of(x):
+        return lambda y: loss(unravel(y), batch)
+
+    @jax.jit
+    def solve(x, v0, key):
+        f = f_of(x)
+        matvec = lambda v: curvature.hvp(f, x, v)  # noqa: E731
+        if spec.method == "lobpcg":
+            vals, vecs, n = curvature.lobpcg(matvec, v0, spec.iters, spec.tol)
+        else:
+            start = None if spec.method == "dense" else v0.sum(axis=1)
+            vals, vecs = curvature.top_eigenpairs(f, x, spec.k, spec.method, iters=spec.iters, key=key,
+                                                  v0=start, which=spec.which)
+            n = jnp.asarray(0 if spec.method == "dense" else min(spec.iters, x.shape[0]))
+        out = {"vals": vals, "vecs": vecs, "iterations": n, "residual": curvature.residual_norms(matvec, vals, vecs),
+               "loss": f(x)}
+        if spec.trace_samples:
+            out["trace"] = curvature.hutchinson_trace(matvec, x.shape[0], spec.trace_samples,
+                                                      jax.random.fold_in(key, 1), dtype=x.dtype)
+        return out
+
+    return solve
+
+
+def _spectrum_table(loss, params_at: dict, batch, dtype, spec) -> pd.DataFrame:
+    batch = _cast(batch, dtype)
+    rows, solve, prev = [], None, None
+    key = jax.random.PRNGKey(spec.seed)
+    for step in sorted(params_at):
+        x, unravel = ravel_pytree(_cast(params_at[step], dtype))
+        if spec.method == "lobpcg" and 5 * spec.k >= x.shape[0]:
+            raise ValueError(f"lobpcg needs 5 k < number of parameters ({x.shape[0]}); use lanczos or dense")
+        if spec.method != "dense" and spec.k > min(spec.iters, x.shape[0]):
+            raise ValueError(f"k = {spec.k} needs iters >= k (and at most {x.shape[0]} parameters)")
+        solve = solve or _solver(loss, unravel, batch, spec)
+        skey = jax.random.fold_in(key, step)
+        warm = spec.warm_start and prev is not None
+        noise = jax.random.normal(skey, (x.shape[0], spec.k), dtype)
+        # a warm start keeps a random 10% part: an exact eigenvector of a block-diagonal Hessian
+        # (independent replicas) spans an invariant subspace the solver could never leave
+        v0 = prev + 0.1 * noise / np.sqrt(x.shape[0]) if warm else noise
+        out = jax.device_get(solve(x, v0, skey))
+        prev = jnp.asarray(out["vecs"], dtype)
+        for r in range(spec.k):
+            rows.append({
+                "step": step, "rank": r, "eigenvalue": float(out["vals"][r]), "residual": float(out["residual"][r]),
+                "loss": float(out["loss"]), "solver": spec.method, "which": spec.which,
+                "iterations": int(out["iterations"]), "warm_started": bool(warm), "dtype": str(dtype),
+                "batch_seed": spec.batch_seed, "n_params": int(x.shape[0]),
+                **({"trace_hutchinson": float(out["trace"]), "trace_samples": spec.trace_samples}
+                   if spec.trace_samples else {}),
+            })
+    return pd.DataFrame(rows)
+
+
+KINDS = {"hessian_spectrum": hessian_spectrum}
