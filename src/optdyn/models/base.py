@@ -4,6 +4,13 @@ A problem bundles parameters' initialization, how a batch is drawn at a step, th
 differentiated and cheap exact metrics. Analytic toy losses and neural networks (Flax NNX
 modules split into graphdef + params) are both problems, so GD/SGD, checkpoints and every
 probe work on either.
+
+Optional members, looked up with ``getattr`` by the trainer when a run needs them:
+  ``replica_axis: bool``: every params leaf stacks independent replicas along axis 0, so SAM's
+  perturbation norm and IRE's coordinate ranking are taken per replica (default False);
+  ``fisher_diag(params, key) -> PyTree``: a diagonal-Fisher estimate like params, which IRE ranks
+  coordinates by (networks: ``probes.fisher.sampled_fisher_diag`` on a batch drawn from ``key``;
+  squared-loss toys: their own Gauss-Newton diagonal). Jittable.
 """
 
 from __future__ import annotations

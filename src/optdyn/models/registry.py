@@ -30,6 +30,9 @@ def build_problem(spec: RunSpec) -> Problem:
 
         return BigramProblem(model, data)
     for paper in MODULES:
+        # only the paper whose spec declares the model: other papers' engines can be slow to import
+        if type(model) not in importlib.import_module(f"optdyn.spec.problems.{paper}").MODELS:
+            continue
         builders = importlib.import_module(f"{__package__}.{paper}").BUILDERS
         if model.name in builders:
             return builders[model.name](model)

@@ -1,13 +1,32 @@
-"""Optax optimizers built from the typed spec, driven by the run's schedule."""
+"""Optax optimizers built from the typed spec, driven by the run's schedule.
+
+Wrappers unwrap from the outside in: ``ire`` multiplies its base's update (``optim/ire.py``),
+``sam`` changes where the gradient is taken (``optim/sam.py``, applied by the trainer) and
+leaves the base's update rule as it is.
+"""
 
 from __future__ import annotations
 
 import optax
 
-from optdyn.spec.components import SGD, AdamW
+from optdyn.spec.components import IRE, SAM, SGD, AdamW
+
+from .ire import ire
 
 
-def build_optimizer(spec: SGD | AdamW, schedule: optax.Schedule) -> optax.GradientTransformation:
+def build_optimizer(spec: SGD | AdamW | SAM | IRE, schedule: optax.Schedule, *, peak_lr: float | None = None,
+                    per_replica: bool = False) -> optax.GradientTransformation:
+    """``peak_lr`` is lr_max of IRE's prog_decay; ``per_replica`` ranks IRE's mask per replica."""
+    if spec.name == "ire":
+        scale = None
+        if spec.prog_decay:
+            if peak_lr is None:
+                raise ValueError("IRE prog_decay needs the schedule's peak learning rate")
+            scale = lambda t: schedule(t) / peak_lr  # noqa: E731
+        base = build_optimizer(spec.base, schedule, peak_lr=peak_lr, per_replica=per_replica)
+        return ire(base, spec.kappa, spec.gamma, spec.every, spec.start, scale, per_replica)
+    if spec.name == "sam":
+        return build_optimizer(spec.base, schedule)
     if spec.name == "sgd":
         parts = []
         if spec.weight_decay:
@@ -20,3 +39,20 @@ def build_optimizer(spec: SGD | AdamW, schedule: optax.Schedule) -> optax.Gradie
         parts.append(optax.adamw(schedule, b1=spec.b1, b2=spec.b2, eps=spec.eps, weight_decay=spec.weight_decay))
         return optax.chain(*parts)
     raise ValueError(f"no optimizer engine for '{spec.name}'")
+
+
+def find(spec, name: str):
+    """The wrapper named ``name`` in the optimizer's chain of ``base``s, or None."""
+    while spec is not None:
+        if spec.name == name:
+            return spec
+        spec = getattr(spec, "base", None)
+    return None
+
+
+def peak_lr(schedule_spec) -> float:
+    """lr_max of a schedule spec: its ``peak_lr`` or, for single-level ones, its ``lr``."""
+    for field in ("peak_lr", "lr"):
+        if hasattr(schedule_spec, field):
+            return float(getattr(schedule_spec, field))
+    raise ValueError(f"schedule '{schedule_spec.name}' has no peak learning rate")

@@ -127,4 +127,33 @@ class AdamW(Strict):
     grad_clip: float | None = Field(None, gt=0)
 
 
-OptimizerSpec = Annotated[Union[SGD, AdamW], Field(discriminator="name")]
+BaseOptimizerSpec = Annotated[Union[SGD, AdamW], Field(discriminator="name")]
+
+
+class SAM(Strict):
+    """The base optimizer follows the gradient at theta + eps (IRE eqs. 7-8): ``standard``
+    eps = rho g/||g|| on the same batch (Foret et al.), ``average`` eps = rho xi/||xi||,
+    xi ~ N(0, I). Norms are global (per replica for replica-stacked toys)."""
+
+    name: Literal["sam"]
+    rho: float = Field(gt=0)
+    perturbation: Literal["standard", "average"] = "standard"
+    base: BaseOptimizerSpec
+
+
+class IRE(Strict):
+    """IRE (Algorithm 1) around a base optimizer or SAM: the base update times
+    1 + kappa_t * mask, the mask being the gamma-fraction of coordinates with the smallest
+    sampled-label diagonal Fisher (the problem's ``fisher_diag``), ranked over all parameters,
+    recomputed at steps start, start + every, ... The code's ``rank`` knob is 1 - gamma."""
+
+    name: Literal["ire"]
+    kappa: float = Field(ge=0)
+    gamma: float = Field(gt=0, le=1)
+    every: int = Field(10, ge=1)  # K
+    start: int = Field(0, ge=0)  # T_w: base optimizer alone before it
+    prog_decay: bool = False  # kappa_t = kappa * lr_t / lr_max (the code's prog_decay)
+    base: Annotated[Union[SGD, AdamW, SAM], Field(discriminator="name")]
+
+
+OptimizerSpec = Annotated[Union[SGD, AdamW, SAM, IRE], Field(discriminator="name")]

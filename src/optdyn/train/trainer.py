@@ -15,9 +15,14 @@ import numpy as np
 import optax
 
 from optdyn.models.registry import build_problem
-from optdyn.optim.optimizers import build_optimizer
+from optdyn.optim.ire import refresh_due
+from optdyn.optim.optimizers import build_optimizer, find, peak_lr
+from optdyn.optim.sam import sam_value_and_grad
 from optdyn.optim.schedules import build_schedule
 from optdyn.spec.paper import RunSpec
+
+#: fold_in tags of the per-step keys derived from the step's data key
+_SAM_KEY, _FISHER_KEY = 1, 2
 
 
 class Trainer:
@@ -27,7 +32,13 @@ class Trainer:
         self.spec = spec
         self.problem = build_problem(spec)
         self.schedule = build_schedule(spec.schedule)
-        self.tx = build_optimizer(spec.optimizer, self.schedule)
+        self.per_replica = bool(getattr(self.problem, "replica_axis", False))
+        self.sam = find(spec.optimizer, "sam")
+        self.ire = find(spec.optimizer, "ire")
+        if self.ire is not None and not hasattr(self.problem, "fisher_diag"):
+            raise ValueError(f"model '{spec.model.name}' has no fisher_diag(params, key), which IRE ranks coordinates by")
+        lr_max = peak_lr(spec.schedule) if self.ire is not None and self.ire.prog_decay else None
+        self.tx = build_optimizer(spec.optimizer, self.schedule, peak_lr=lr_max, per_replica=self.per_replica)
         self.init_key, self.data_key = jax.random.split(jax.random.PRNGKey(spec.seed))
         self._chunks: dict[int, Any] = {}
         self._metrics = jax.jit(self.problem.metrics)
@@ -38,12 +49,30 @@ class Trainer:
 
     def _step(self, state: dict, _: Any) -> tuple[dict, dict]:
         t = state["step"]
-        batch = self.problem.sample_batch(jax.random.fold_in(self.data_key, t))
-        loss, grads = jax.value_and_grad(self.problem.loss)(state["params"], batch)
-        updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"])
+        key = jax.random.fold_in(self.data_key, t)
+        batch = self.problem.sample_batch(key)
+        if self.sam is None:
+            loss, grads = jax.value_and_grad(self.problem.loss)(state["params"], batch)
+        else:
+            loss, grads = sam_value_and_grad(self.problem.loss, state["params"], batch, jax.random.fold_in(key, _SAM_KEY),
+                                             self.sam.rho, self.sam.perturbation, self.per_replica)
+        if self.ire is None:
+            updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"])
+        else:
+            fisher = self._fisher(state["params"], t, jax.random.fold_in(key, _FISHER_KEY))
+            updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"], step=t, fisher_diag=fisher)
         params = optax.apply_updates(state["params"], updates)
         logged = {"batch_loss": loss, "lr": self.schedule(t), "grad_norm": optax.tree.norm(grads)}
+        if self.ire is not None:
+            mask = jax.tree.leaves(opt_state.mask)
+            logged["ire_flat_fraction"] = sum(jnp.sum(m) for m in mask) / sum(m.size for m in mask)
         return {"params": params, "opt_state": opt_state, "step": t + 1}, logged
+
+    def _fisher(self, params, t, key):
+        """The problem's diagonal-Fisher estimate on IRE's refresh steps, zeros otherwise."""
+        return jax.lax.cond(refresh_due(t, self.ire.start, self.ire.every),
+                            lambda: jax.tree.map(lambda h, p: h.astype(p.dtype), self.problem.fisher_diag(params, key), params),
+                            lambda: jax.tree.map(jnp.zeros_like, params))
 
     def advance(self, state: dict, n: int) -> tuple[dict, dict[str, np.ndarray]]:
         """Take ``n`` steps; returns the new state and the per-step logged values."""
