@@ -1,5 +1,78 @@
-"""The `latedecay` paper's own problems as ``Problem``s (see ``models/registry.py``)."""
+"""The late-LR-decay paper's reparametrized linear model as a ``Problem`` (see ``models/registry.py``).
+
+Params are (replicas, d); the loss is the sum of the replicas' training losses with noisy labels,
+so one gradient is every replica's own full-batch label-noise gradient (as in ``models/toy.py``).
+The instance and the reference points (w*, w_dagger) come from ``theory/latedecay.py``, the
+numpy reference the metrics are tested against.
+"""
 
 from __future__ import annotations
 
-BUILDERS: dict = {}
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from optdyn.spec.problems.latedecay import ReparamLinear
+from optdyn.theory import latedecay as theory
+
+
+def _float():
+    return jnp.zeros(()).dtype
+
+
+def reparam_alpha(w: jax.Array, gamma: float) -> jax.Array:
+    """alpha = ||w||^g w for each row of w."""
+    return jnp.linalg.norm(w, axis=-1, keepdims=True) ** gamma * w
+
+
+class ReparamLinearProblem:
+    def __init__(self, spec: ReparamLinear):
+        self.spec = spec
+        self.instance = theory.draw_instance(spec.d, spec.n, spec.gamma, spec.instance_seed, spec.x_std)
+        # float64 numpy first: eager jnp ops would each compile in every training process
+        inst, dt = self.instance, _float()
+        w_dagger = theory.min_norm_interpolant(inst)
+        q, _ = np.linalg.qr(inst.X)
+        self.X, self.y = jnp.asarray(inst.X, dt), jnp.asarray(inst.y, dt)
+        self.alpha_star, self.w_dagger = jnp.asarray(inst.alpha_star, dt), jnp.asarray(w_dagger, dt)
+        self.e_dagger = jnp.asarray(w_dagger / np.linalg.norm(w_dagger), dt)
+        self.col_basis = jnp.asarray(q, dt)  # orthonormal basis of col(X)
+
+    def init(self, key: jax.Array) -> jax.Array:
+        s = self.spec
+        u = jax.random.normal(key, (s.replicas, s.d), _float())
+        return s.init_radius * u / jnp.linalg.norm(u, axis=1, keepdims=True)
+
+    def sample_batch(self, key: jax.Array) -> jax.Array:
+        """Label noise s*eps, (replicas, n); zeros for plain GD (same jitted structure)."""
+        shape, dt = (self.spec.replicas, self.spec.n), _float()
+        if self.spec.label_noise == 0:
+            return jnp.zeros(shape, dt)
+        return self.spec.label_noise * jax.random.normal(key, shape, dt)
+
+    def _residuals(self, params: jax.Array) -> jax.Array:
+        return reparam_alpha(params, self.spec.gamma) @ self.X - self.y
+
+    def loss(self, params: jax.Array, batch: jax.Array) -> jax.Array:
+        r = self._residuals(params) - jax.lax.stop_gradient(batch)
+        return jnp.sum(r**2) / (2 * self.spec.n)
+
+    def metrics(self, params: jax.Array) -> dict[str, jax.Array]:
+        train = jnp.sum(self._residuals(params) ** 2, axis=1) / (2 * self.spec.n)
+        diff = reparam_alpha(params, self.spec.gamma) - self.alpha_star
+        test = 0.5 * self.instance.x_var * jnp.sum(diff**2, axis=1)
+        in_col = params @ self.col_basis
+        return {
+            "loss": jnp.mean(train),
+            "test": jnp.mean(test),
+            "train_loss": train,
+            "test_loss": test,
+            "norm": jnp.linalg.norm(params, axis=1),
+            "dist_dagger": jnp.linalg.norm(params - self.w_dagger, axis=1),
+            # coordinates of the plane (w_dagger, X_perp part of w) in which M is one curve
+            "coord_dagger": params @ self.e_dagger,
+            "coord_perp": jnp.sqrt(jnp.maximum(jnp.sum(params**2, axis=1) - jnp.sum(in_col**2, axis=1), 0.0)),
+        }
+
+
+BUILDERS: dict = {"reparam_linear": ReparamLinearProblem}
