@@ -13,13 +13,6 @@ import pytest
 from optdyn.probes import curvature as C
 
 
-@pytest.fixture
-def x64():
-    """float64 inside the test only (a context, so nothing leaks into other tests)."""
-    with jax.enable_x64(True):
-        yield
-
-
 # --- test problems ------------------------------------------------------------------------------
 
 
@@ -164,7 +157,7 @@ def test_lobpcg_clamps_tolerance_to_the_dtype_epsilon():
     eps(float32) it stops before the iteration cap and is accurate to float32 precision."""
     f, _ = quadratic(np.concatenate([[5.0, 4.0], np.linspace(0.0, 1.0, 48)]), dtype=np.float32)
     x = jnp.zeros(50, jnp.float32)
-    start = jax.random.normal(jax.random.PRNGKey(0), (50, 1))
+    start = jax.random.normal(jax.random.PRNGKey(0), (50, 1), jnp.float32)
     vals, vecs, n = C.lobpcg(lambda v: C.hvp(f, x, v), start, iters=500, tol=1e-9)
     assert vals.dtype == jnp.float32 and vecs.dtype == jnp.float32
     assert int(n) < 500

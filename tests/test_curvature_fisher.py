@@ -14,12 +14,6 @@ from jax.flatten_util import ravel_pytree
 from optdyn.probes import curvature as C
 
 
-@pytest.fixture
-def x64():
-    with jax.enable_x64(True):
-        yield
-
-
 def tiny_mlp(seed=0, d=3, hidden=4, classes=3):
     """logits = tanh(x W1 + b1) W2 + b2 (31 params); logits may carry extra leading axes."""
     rng = np.random.default_rng(seed)

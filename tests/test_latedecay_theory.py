@@ -14,10 +14,7 @@ from optdyn.theory import latedecay as T
 X2, W_STAR2 = np.array([0.15, -0.7]), np.array([-1.0, 0.5])
 
 
-@pytest.fixture(autouse=True)
-def _x64():
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("x64")
 
 
 def _alpha_jax(w, gamma):

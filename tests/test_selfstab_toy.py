@@ -16,12 +16,7 @@ from optdyn.theory import selfstab as T
 from optdyn.train.trainer import Trainer
 
 
-@pytest.fixture(autouse=True)
-def x64():
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", before)
+pytestmark = pytest.mark.usefixtures("x64")
 
 
 def _toy(eta=0.01, alpha=2.0, beta=0.5, x0=0.1):

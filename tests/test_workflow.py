@@ -40,6 +40,11 @@ FIG_EXTS = ("png", "pdf", "csv", "values.json", "claims.json")
 CLAIM_KEYS = {"claim", "paper_value", "our_value", "tolerance", "pass/fail"}
 EXPECTED_TARGETS = {
     "wsd_fig02", "wsd_fig03", "wsd_fig04", "wsd_fig06", "wsd_fig07", "wsd_tab02", "wsd_tab03", "wsd_tab04",
+    "normsharp_fig01", "normsharp_fig03", "normsharp_fig04", "normsharp_fig05", "normsharp_fig06",
+    "normsharp_fig07", "normsharp_fig11",
+    "latedecay_fig01toy", "latedecay_fig03", "latedecay_fig04",
+    "ire_fig01", "ire_appA", "ire_tab06",
+    "selfstab_fig02", "selfstab_fig03",
 }
 # (target, claim id) -> why it is expected to fail in the tiny tier
 KNOWN_FAILURES = {
@@ -139,7 +144,7 @@ def tiny_run(tmp_path_factory):
     """One full ``snakemake -c2 --config tier=tiny`` in a temporary copy; shared by the module."""
     wd = _copy_workflow(tmp_path_factory.mktemp("workflow"))
     t0 = time.perf_counter()
-    proc = _snakemake(wd, "-c2", "--config", f"tier={TIER}")
+    proc = _snakemake(wd, "-c2", "--config", f"tier={TIER}", timeout=1500)
     print(f"full tiny run: {time.perf_counter() - t0:.1f}s")
     return wd, proc.stdout
 

@@ -46,6 +46,8 @@ def river2d_mountain_noise(w: jax.Array, xi: jax.Array) -> jax.Array:
 class River2DProblem:
     """L summed over replicas, SGD noise N(0, sigma^2 I) projected on mountain directions."""
 
+    replica_axis = True  # params (replicas, 2): SAM/IRE normalize and rank per replica
+
     def __init__(self, spec: River2D):
         self.spec = spec
 
@@ -83,6 +85,8 @@ class River2DProblem:
 
 class QuadraticRiverProblem:
     """L = gamma*x2^2/2 - x1 per replica, noise N(0, sigma^2) on the hill coordinate x2 only."""
+
+    replica_axis = True
 
     def __init__(self, spec: QuadraticRiver):
         self.spec = spec

@@ -1,0 +1,87 @@
+"""Linear regression with BN (Fig. 4; Sec. 5)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.models.normsharp import LinearRegressionBNProblem
+from optdyn.theory import normsharp as th
+
+from . import series as S
+
+
+def _flattest(run) -> tuple[float, float]:
+    """(test loss, sharpness on Gamma) of the min-norm interpolant (M), in closed form."""
+    problem = LinearRegressionBNProblem(run.spec.model)
+    d, w = problem.data, problem.w_flat
+    b = d["y"].mean() - w @ d["x"].mean(0)
+    return (float(th.linreg_population_loss(w, b, d["w_gt"], d["b_gt"], d["cov"])),
+            th.linreg_sharpness_on_manifold(w, d["x"], d["y"]))
+
+
+def fig04(ctx: FigureContext) -> FigureOutput:
+    run, osc, win = ctx.runs["main"], ctx.runs["osc"], ctx.runs["window"]
+    df, odf, wdf = S.gdwd_frame(run), S.gdwd_frame(osc), S.gdwd_frame(win)
+    ev = df.dropna(subset=["sharpness_phi"]).reset_index(drop=True)
+    lr, wd = S.hyper(run)
+    entry = S.eos_entry(odf, "sharpness_phi")  # at the osc branch's 10-step resolution
+    start = entry if entry is not None else int(odf["step"].iloc[0])
+    zone = odf.dropna(subset=["sharpness_phi"])
+    zone = zone[zone["step"] >= start]
+    abs_h = zone["h"].abs().to_numpy()
+    # a rise and fall of |h_t| counts if it stands out by 5% of the window's largest |h|
+    period = S.peak_period(abs_h, zone["step"].to_numpy(), prominence=0.05 * abs_h.max())
+    test_flat, sharp_flat = _flattest(run)
+    at = ev[ev["step"] <= start].iloc[-1]
+    h_win = np.sign(wdf["h"].to_numpy())
+    values = {
+        "train_loss_before_eos": float(df.loc[df["step"] < start, "train_loss"].min()),
+        "eos_entry_step": entry,
+        "log10_eos_train_loss": float(np.log10(df.loc[df["step"] >= start, "train_loss"].median())),
+        "test_loss_at_entry": float(at["test_loss"]),
+        "test_loss_final": float(ev["test_loss"].iloc[-1]),
+        "test_loss_flattest": test_flat,
+        "test_final_over_flattest": float(ev["test_loss"].iloc[-1] / test_flat),
+        "dist_ratio": float(ev["dist_to_flattest"].iloc[-1] / at["dist_to_flattest"]),
+        "crossings": S.crossings(zone["two_over_eta"], zone["sharpness_phi"]),
+        "h_sign_alternation": float(np.mean(h_win[1:] != h_win[:-1])),
+        "h_period_steps": period,
+        "predicted_small_period_steps": S.small_period_steps(lr, wd),
+        "sharpness_flattest": sharp_flat,
+        "sharpness_phi_final": float(ev["sharpness_phi"].iloc[-1]),
+        "sharpness_final_over_flattest": float(ev["sharpness_phi"].iloc[-1] / sharp_flat),
+    }
+
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8), layout="constrained")
+    ax = axes[0]
+    ax.plot(ev["step"], ev["test_loss"], label="test loss")
+    ax.axhline(test_flat, color="C0", ls=":", lw=1, label="test loss of (M)")
+    ax2 = ax.twinx()
+    ax2.plot(ev["step"], ev["dist_to_flattest"], color="C1", label="dist. to (M)")
+    ax2.grid(False)
+    ax.set(xlabel="step", title="(a) test loss / distance to (M)")
+    ax.legend(fontsize=7, loc="upper right")
+    ax2.legend(fontsize=7, loc="center right")
+    axes[1].semilogy(df["step"], df["train_loss"], lw=0.4)
+    axes[1].set(xlabel="step", title="(b) train loss")
+    ax = axes[2]
+    oev = odf.dropna(subset=["sharpness_phi"])
+    ax.plot(oev["step"], oev["sharpness_phi"], label=r"$\lambda_1^H(\phi_t)$")
+    ax.plot(odf["step"], odf["two_over_eta"], ls="--", label=r"$2/\tilde\eta_t$")
+    ax.set(xlabel="step", title="(c) threshold vs sharpness at $\\phi_t$")
+    ax.legend(fontsize=7)
+    ax = axes[3]
+    ax.plot(oev["step"], oev["h"].abs(), lw=0.8, label=r"$|h_t|$ (every 10 steps)")
+    ax.set(xlabel="step", title="(d) $|h_t|$")
+    inset = ax.inset_axes([0.5, 0.12, 0.45, 0.35])
+    inset.plot(wdf["step"].iloc[:40], wdf["h"].iloc[:40], ".-", lw=0.6, ms=3)
+    inset.axhline(0, color="0.5", lw=0.5)
+    inset.set_title("$h_t$, every step", fontsize=7)
+    inset.tick_params(labelsize=6)
+    for ax in axes:
+        S.entry_line(ax, entry)
+    fig.suptitle(f"Linear regression with BN, GD+WD (eta = {lr}, lambda = {wd})")
+    data = df[["step", "train_loss", "two_over_eta", "test_loss", "sharpness_phi", "h", "dist_to_flattest"]]
+    return FigureOutput(fig, data, values)
