@@ -13,6 +13,7 @@ import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.figures.ire.toy import kappa_of
+from optdyn.figures.tables import draw_table
 from optdyn.optim.optimizers import find
 from optdyn.theory import ire as theory
 
@@ -72,7 +73,9 @@ def tab06(ctx: FigureContext) -> FigureOutput:
 
     fig = plt.figure(figsize=(16, 7.4))
     grid = fig.add_gridspec(2, 3, height_ratios=[0.45, 1.2])
-    _draw_table(fig.add_subplot(grid[0, :]), table)
+    draw_table(fig.add_subplot(grid[0, :]), table,
+               "Table 6: effective LR of SAM's implicit regularization (paper's exponents vs measured log-log slopes)",
+               row_scale=1.5)
     panels = [(std, "rho", "standard SAM ($\\eta$ = %g)" % std["eta"].iloc[0], "$\\rho$"),
               (avg_eta, "eta", f"average SAM (p = {p_ref}, $\\rho = \\sqrt{{\\eta}}$)", "$\\eta$"),
               (avg_p, "p", f"average SAM ($\\eta$ = {eta_ref:g})", "p")]
@@ -114,19 +117,3 @@ def tab06(ctx: FigureContext) -> FigureOutput:
 def _ratio_range(df: pd.DataFrame, ire: bool) -> str:
     r = df[df["ire"] == ire]["measured_over_predicted"]
     return f"{r.min():.2f}-{r.max():.2f}"
-
-
-def _draw_table(ax, df: pd.DataFrame) -> None:
-    """The Table 6 rows beside the measured exponents (the style of ``figures/tables.py``)."""
-    ax.axis("off")
-    cells = [[f"{v:g}" if isinstance(v, float) else str(v) for v in row] for row in df.itertuples(index=False)]
-    table = ax.table(cellText=cells, colLabels=list(df.columns), loc="center", cellLoc="center")
-    table.auto_set_font_size(False)
-    table.set_fontsize(9)
-    table.auto_set_column_width(col=list(range(len(df.columns))))
-    table.scale(1.0, 1.5)
-    for (r, _c), cell in table.get_celld().items():
-        if r == 0:
-            cell.set_text_props(weight="bold")
-            cell.set_facecolor("#e8eef7")
-    ax.set_title("Table 6: effective LR of SAM's implicit regularization (paper's exponents vs measured log-log slopes)", fontsize=10)
