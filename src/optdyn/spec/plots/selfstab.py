@@ -15,7 +15,7 @@ class Fig02(PlotSpec):
                "first_cycle_length_over_ode_period", "first_cycle_max_y_over_ode", "first_cycle_max_abs_x_over_ode",
                "mean_sharpness_over_cycles_times_eta_over_2", "mean_y_over_cycles_in_amplitudes",
                "constrained_loss_step", "loss_increases", "cycle_lengths", "cycle_max_y", "cycle_max_abs_x",
-               "stage_steps_first_cycle")
+               "stage_steps_first_cycle", "ode_max_abs_x", "ode_max_y", "ode_period_steps")
     zoom_cycle: int = Field(0, ge=0)  # the cycle drawn in detail (0 = the first)
 
 
@@ -25,7 +25,7 @@ class Fig03(PlotSpec):
     metrics = ("conserved_max_relative_drift", "orbit_closure_max_relative_error", "fixed_point",
                "extremes_max_relative_error_vs_closed_form", "smaller_x0_larger_orbits", "x_never_below_x0",
                "corollary1_constant_x", "corollary1_constant_y", "stages_in_order_on_orbit", "periods",
-               "max_x", "max_abs_y")
+               "max_x", "max_abs_y", "small_oscillation_period", "x0_values")
     alpha: float = Field(1.0, gt=0)
     beta: float = Field(1.0, gt=0)
     x0_values: list[float] = Field(min_length=2)
