@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:
         print(f"optdyn: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `optdyn plan | head`: the reader left, which is not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
