@@ -28,6 +28,7 @@ rule all:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/probes.smk"
 include: "workflow/rules/figures.smk"

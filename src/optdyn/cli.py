@@ -15,6 +15,7 @@ EPILOG = """examples:
   optdyn plan                          list figure targets and the runs they need
   optdyn train RUN_ID                  train one run (resumes from its last checkpoint)
   optdyn probe PROBE_ID                measure a probe on a finished run
+  optdyn data digits                   prepare a dataset of config/data.yaml into resources/data/
   optdyn figure wsd_fig03              draw one figure (png, pdf, csv, values)
   optdyn claims wsd_fig03              check the paper's claims for one figure
   optdyn report                        write results/<tier>/report/index.html
@@ -85,6 +86,24 @@ def cmd_probe(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    from optdyn.data.errors import DataError
+    from optdyn.data.prepare import prepare
+
+    plan = _plan(args)
+    if args.dataset not in plan.datasets:
+        allowed = ", ".join(plan.datasets) or "none (no datasets file)"
+        raise SpecError(str(plan.config_file.parent / plan.config.data), "datasets", args.dataset, f"not a dataset; allowed: {allowed}")
+    entry = plan.datasets[args.dataset]
+    try:
+        manifest = prepare(args.dataset, entry["kind"], entry["params"], root=plan.dataset_dir(args.dataset).parent)
+    except DataError as exc:
+        print(f"optdyn: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"prepared {plan.dataset_dir(args.dataset)} ({len(manifest['files'])} files, manifest verified)")
+    return 0
+
+
 def cmd_figure(args) -> int:
     from optdyn.figures.common import build, write
 
@@ -145,6 +164,9 @@ def parser() -> argparse.ArgumentParser:
     q = sub.add_parser("probe", parents=[common], help="measure one probe on its finished run")
     q.add_argument("probe_id")
     q.set_defaults(fn=cmd_probe)
+    q = sub.add_parser("data", parents=[common], help="prepare one dataset of config/data.yaml (with its manifest)")
+    q.add_argument("dataset")
+    q.set_defaults(fn=cmd_data)
     for name, fn, text in (("figure", cmd_figure, "draw one figure target"), ("claims", cmd_claims, "check one figure's claims")):
         q = sub.add_parser(name, parents=[common], help=text)
         q.add_argument("target", help="e.g. wsd_fig03")

@@ -29,3 +29,4 @@ wildcard_constraints:
     probe_id=r"[a-z0-9]+-[0-9a-f]{12}",
     paper=r"[a-z]+",
     fig=r"(fig|tab|sec|app)[A-Za-z0-9]+",
+    dataset=r"[a-z0-9_]+",

@@ -67,6 +67,8 @@ def prepare(name: str, kind: str, params: dict[str, Any] | None = None, root: st
     want = _identity(name, kind, params)
     root = Path(root)
     final = root / name
+    if final.is_dir() and not any(final.iterdir()):
+        final.rmdir()  # an empty folder holds nothing to lose (Snakemake makes its output's folder first)
     if final.exists():
         if not (final / MANIFEST).is_file():
             raise DataError(final, "folder", "exists without a manifest", "no folder (move it away; prepare never overwrites)")

@@ -14,6 +14,7 @@ import pydantic
 from pydantic import TypeAdapter
 
 from . import plots
+from .datasets import load_datasets
 from .errors import SpecError, from_validation
 from .identity import probe_id, run_id
 from .overrides import apply_overrides, expand_presets
@@ -63,6 +64,7 @@ class Plan:
     figures: dict[str, ResolvedFigure]  # by target name, e.g. wsd_fig03
     deviations: list[dict]
     probes: dict[str, ResolvedProbe] = field(default_factory=dict)
+    datasets: dict[str, dict] = field(default_factory=dict)  # config/data.yaml, resolved
 
     @property
     def tier(self) -> str:
@@ -74,6 +76,9 @@ class Plan:
 
     def run_dir(self, rid: str) -> Path:
         return self.tier_dir / "runs" / rid
+
+    def dataset_dir(self, name: str) -> Path:
+        return Path(self.config.resources) / "data" / name
 
     def probe_path(self, pid: str) -> Path:
         return self.tier_dir / "probes" / f"{pid}.parquet"
@@ -108,7 +113,7 @@ def load_config(path: str | Path, tier: str | None = None, papers: list[str] | N
 def load_plan(config_path: str | Path = "config/config.yaml", tier: str | None = None, papers: list[str] | None = None) -> Plan:
     config_path = Path(config_path)
     cfg = load_config(config_path, tier, papers)
-    plan = Plan(cfg, config_path, {}, {}, {}, [])
+    plan = Plan(cfg, config_path, {}, {}, {}, [], datasets=load_datasets(config_path.parent / cfg.data))
     for name in cfg.papers:
         _load_paper(plan, config_path.parent / "papers" / f"{name}.yaml", name)
     return plan

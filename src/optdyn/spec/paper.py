@@ -131,4 +131,5 @@ class WorkflowConfig(Strict):
     tier: Tier = "smoke"
     papers: list[str] = Field(min_length=1)
     results: str = "results"
-    resources: str = "resources"
+    resources: str = "resources"  # prepared datasets: <resources>/data/<name>/
+    data: str = "data.yaml"  # named datasets, relative to this file's folder

@@ -1,0 +1,258 @@
+"""Self-stabilization tracking (Damian et al. App. D.3; catalog 004 §4.3, conventions lessons 5-7).
+
+Phase 1, ``find_instability``: full-batch GD (float32 by default, as the authors) with the
+sharpness measured at the midpoint of each checked step (the midpoint averages out the period-2
+wobble), checked every dt units of time (t advances by eta per step; dt = 1, 0.1, 0.01 as S passes
+1/eta and 1.5/eta). A crossing of 2/eta found at a check more than one step after the previous one
+is replayed step by step from that previous check, so the returned point is the first step whose
+midpoint sharpness reaches 2/eta.
+
+Phase 2, ``track``: in float64 (the dynamics near |x| ~ 0 amplify rounding, Sec. 7.1 / D.3), four
+trajectories advance in lockstep from theta_0 = the instability point:
+- gradient descent;
+- the constrained trajectory theta^dagger: theta <- project^3(theta - eta grad L(theta)), where each
+  of the ``proj_steps`` linearized projections recomputes S, u, grad S (``theory.selfstab_predicted``);
+- gradient flow, each GD step of time eta split into ceil(eta S_GF) Euler sub-steps;
+- the predicted deviation v_hat (eq. (5), or App. F with ``generalized=True``) about theta^dagger.
+Each step logs one row and may stop early once lambda_2(hess L(theta^dagger)) >= 1.9/eta
+(Assumption 2's eigengap; the authors' stop rule). Everything lives in a ``TrackState`` that
+saves to / loads from one npz, so a killed tracking resumes where it stopped with the same
+continuation (warm-start eigenvectors are part of the state).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..theory.selfstab_predicted import Centre, constants, coordinates, linear_project, predicted_step
+from .curvature import third_derivative_contraction, top_eigenpairs
+
+__all__ = ["find_instability", "track", "TrackState", "Tracker", "gf_substeps"]
+
+
+def gf_substeps(eta: float, sharpness: float, max_substeps: int = 64) -> int:
+    """Euler sub-steps per GD step of gradient flow: ceil(eta S), so the sub-step eta/n <= 1/S is
+    stable along the top direction. Cohen et al.'s flow loops forever when S is unknown (0) or
+    NaN; here an unknown or non-finite S takes the cap and S <= 0 a single step, so the count is
+    always finite and >= 1."""
+    if not math.isfinite(sharpness):
+        return max_substeps
+    return int(min(max_substeps, max(1, math.ceil(eta * sharpness))))
+
+
+def _random_block(dim: int, k: int, dtype, key: jax.Array) -> jax.Array:
+    return jnp.linalg.qr(jax.random.normal(key, (dim, k), dtype))[0]
+
+
+class Tracker:
+    """The compiled pieces for one loss ``f`` and learning rate ``eta``. ``method``: the
+    eigen-solver of ``curvature.top_eigenpairs`` ("lobpcg" warm-started as the authors, "lanczos"
+    or "dense"); LOBPCG needs dim > 5k, so small problems fall back to dense."""
+
+    def __init__(self, f: Callable, eta: float, *, method: str = "lobpcg", iters: int | None = None,
+                 tol: float | None = 1e-9, generalized: bool = False, proj_steps: int = 3):
+        self.f, self.eta, self.method, self.iters, self.tol = f, float(eta), method, iters, tol
+        self.generalized, self.proj_steps = generalized, proj_steps
+        grad = jax.grad(f)
+        self.loss = jax.jit(f)
+        self.gd_step = jax.jit(lambda x: x - self.eta * grad(x))
+        self.gd_steps = jax.jit(lambda x, n: jax.lax.fori_loop(0, n, lambda _, z: z - self.eta * grad(z), x))
+        self.gf_step = jax.jit(lambda x, n: jax.lax.fori_loop(
+            0, n, lambda _, z: z - (self.eta / n.astype(x.dtype)) * grad(z), x))
+        self.eigs = jax.jit(self._eigs)
+        self.centre = jax.jit(self._centre)
+        self.predict = jax.jit(lambda c, v: predicted_step(f, c, v, self.eta, generalized))
+        self.project_once = jax.jit(lambda c, active: linear_project(c, self.eta, active), static_argnums=1)
+
+    def _eigs(self, x: jax.Array, U: jax.Array) -> tuple[jax.Array, jax.Array]:
+        k = U.shape[1]
+        method = "dense" if self.method == "lobpcg" and x.shape[0] <= 5 * k else self.method
+        vals, vecs = top_eigenpairs(self.f, x, k, method, iters=self.iters, v0=U, tol=self.tol)
+        # keep each vector's sign continuous with the warm start, so logged x = u . v is too
+        sign = jnp.sign(jnp.sum(vecs * U, axis=0))
+        return vals, vecs * jnp.where(sign == 0, 1, sign)
+
+    def _centre(self, p: jax.Array, U: jax.Array) -> Centre:
+        loss, g = jax.value_and_grad(self.f)(p)
+        vals, vecs = self._eigs(p, U)
+        return Centre(p, loss, g, vals, vecs, third_derivative_contraction(self.f, p, vecs[:, 0]))
+
+    def project(self, p: jax.Array, U: jax.Array, active: bool = False) -> tuple[jax.Array, jax.Array]:
+        """``proj_steps`` linearized projections onto M, each from a fresh centre warm-started
+        from the previous eigenvectors (3 eigen-solves per projection, App. D.3); ``active``
+        lands on S = 2/eta from below too (``linear_project``)."""
+        for _ in range(self.proj_steps):
+            c = self.centre(p, U)
+            p, U = self.project_once(c, active), c.vecs
+        return p, U
+
+
+def find_instability(f: Callable, x0, eta: float, *, max_steps: int = 10_000, dtype=jnp.float32,
+                     method: str = "lobpcg", iters: int | None = None, tol: float | None = None,
+                     thresholds: tuple[float, float] = (1.0, 1.5), dts: tuple[float, float, float] = (1.0, 0.1, 0.01),
+                     key: jax.Array | None = None) -> dict:
+    """GD from ``x0`` in ``dtype`` until the midpoint sharpness S((theta_t + theta_{t+1})/2) >= 2/eta.
+
+    Returns {"reached", "x" (theta_t at the crossing, or the last iterate), "step", "sharpness",
+    "u", "checks" (list of (step, S)), "backtracked"}. ``thresholds`` (in units of 1/eta) and
+    ``dts`` (in time units) set the check spacing: dts[i] applies once S >= thresholds[i-1]/eta.
+    """
+    tracker = Tracker(f, eta, method=method, iters=iters, tol=tol)
+    x = jnp.asarray(x0, dtype)
+    U = _random_block(x.shape[0], 1, x.dtype, jax.random.PRNGKey(0) if key is None else key)
+    step, last_gap, step_by_step, backtracked = 0, 0, False, False
+    checks: list[tuple[int, float]] = []
+    previous = (x, step, U)
+    while True:
+        vals, vecs = tracker.eigs((x + tracker.gd_step(x)) / 2, U)
+        S, U = float(vals[0]), vecs
+        checks.append((step, S))
+        if S >= 2 / eta:
+            if last_gap > 1 and not step_by_step:
+                x, step, U = previous  # the crossing lies somewhere in the last gap: replay it step by step
+                step_by_step = backtracked = True
+                continue
+            return {"reached": True, "x": x, "step": step, "sharpness": S, "u": U[:, 0], "checks": checks,
+                    "backtracked": backtracked}
+        if step >= max_steps or not math.isfinite(S):
+            return {"reached": False, "x": x, "step": step, "sharpness": S, "u": U[:, 0], "checks": checks,
+                    "backtracked": backtracked}
+        dt = dts[0] if S < thresholds[0] / eta else dts[1] if S < thresholds[1] / eta else dts[2]
+        gap = 1 if step_by_step else min(max(1, round(dt / eta)), max_steps - step)
+        previous = (x, step, U)
+        x, step, last_gap = tracker.gd_steps(x, gap), step + gap, gap
+
+
+@dataclasses.dataclass
+class TrackState:
+    """Everything ``track`` needs to continue: the four trajectories (GD, theta^dagger, GF, and
+    the predicted deviation v_hat, so the predicted point is dagger + v_pred), the warm-start
+    eigenvector blocks, the previous GD sharpness (for the two-step average), why it stopped
+    ("" while running) and the per-step log (column -> list)."""
+
+    step: int
+    gd: np.ndarray
+    dagger: np.ndarray
+    gf: np.ndarray
+    v_pred: np.ndarray
+    U_dagger: np.ndarray
+    U_gd: np.ndarray
+    U_gf: np.ndarray
+    prev_gd_sharpness: float = float("nan")
+    stopped: str = ""
+    log: dict[str, list] = dataclasses.field(default_factory=dict)
+
+    _ARRAYS = ("gd", "dagger", "gf", "v_pred", "U_dagger", "U_gd", "U_gf")
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Atomic npz write (temp file + rename), so a kill mid-write leaves the last good state."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        arrays = {name: np.asarray(getattr(self, name)) for name in self._ARRAYS}
+        arrays.update({f"log__{k}": np.asarray(v, dtype=np.float64) for k, v in self.log.items()})
+        np.savez(tmp, step=self.step, prev_gd_sharpness=self.prev_gd_sharpness, stopped=np.str_(self.stopped), **arrays)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TrackState":
+        with np.load(path) as z:
+            log = {k[len("log__"):]: z[k].tolist() for k in z.files if k.startswith("log__")}
+            return cls(step=int(z["step"]), prev_gd_sharpness=float(z["prev_gd_sharpness"]), stopped=str(z["stopped"]),
+                       log=log, **{name: z[name] for name in cls._ARRAYS})
+
+    def table(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in self.log.items()}
+
+
+def _initial_state(tracker: Tracker, x_star: jax.Array, key: jax.Array) -> TrackState:
+    dim, dt = x_star.shape[0], x_star.dtype
+    keys = jax.random.split(key, 3)
+    # theta_0 is where the constraint turns active (Sec. 5), so theta_0^dagger sits on S = 2/eta
+    dagger, U_dagger = tracker.project(x_star, _random_block(dim, 2, dt, keys[0]), active=True)
+    return TrackState(step=0, gd=x_star, dagger=dagger, gf=x_star, v_pred=x_star - dagger, U_dagger=U_dagger,
+                      U_gd=_random_block(dim, 1, dt, keys[1]), U_gf=_random_block(dim, 1, dt, keys[2]))
+
+
+def _row(tracker: Tracker, s: TrackState, c: Centre, S_gd: float, S_gf: float, n_gf: int) -> dict[str, float]:
+    """One log row at step s.step (before advancing); x, y are Def. 5's u . v and grad S_perp . v."""
+    eta, consts = tracker.eta, constants(c)
+    v_gd = s.gd - s.dagger
+    x_gd, y_gd = coordinates(c, v_gd)
+    x_pred, y_pred = coordinates(c, s.v_pred)
+    row = {
+        "step": s.step,
+        "loss_gd": tracker.loss(s.gd), "loss_dagger": c.loss,
+        "loss_pred": tracker.loss(s.dagger + s.v_pred), "loss_gf": tracker.loss(s.gf),
+        "sharpness_gd": S_gd, "sharpness_gd_avg2": (S_gd + s.prev_gd_sharpness) / 2,
+        "sharpness_dagger": c.sharpness, "sharpness_gf": S_gf,
+        # Thm 1: S(theta) ~ S(dagger) + grad S . v; dropping grad S . u x (the period-2 part) gives the 2-step average
+        "sharpness_pred": c.sharpness + jnp.vdot(c.grad_s, s.v_pred), "sharpness_pred_avg2": c.sharpness + y_pred,
+        "dist_gd": jnp.linalg.norm(v_gd), "dist_pred": jnp.linalg.norm(s.v_pred),
+        "dist_gf": jnp.linalg.norm(s.gf - s.dagger),
+        "x_gd": x_gd, "y_gd": y_gd, "x_pred": x_pred, "y_pred": y_pred,
+        "lambda2": c.vals[1], "alpha": consts["alpha"], "beta": consts["beta"], "delta": consts["delta"],
+        "epsilon": eta * jnp.sqrt(consts["alpha"]), "grad_dot_u": jnp.vdot(c.grad, c.u), "gf_substeps": n_gf,
+    }
+    return {k: float(v) for k, v in row.items()}
+
+
+def track(f: Callable, x_star, eta: float, steps: int, *, state: TrackState | None = None,
+          checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 10, generalized: bool = False,
+          method: str = "lobpcg", iters: int | None = None, tol: float | None = 1e-9, proj_steps: int = 3,
+          lambda2_stop: float = 1.9, max_gf_substeps: int = 64, dtype=jnp.float64,
+          key: jax.Array | None = None) -> TrackState:
+    """Track GD, theta^dagger, GF and the predicted dynamics from ``x_star`` for up to ``steps``
+    logged steps (rows 0..steps-1), or until lambda_2(theta^dagger) >= ``lambda2_stop``/eta.
+
+    ``state`` continues a given state; else ``checkpoint`` (an npz path) is resumed when it exists
+    and written every ``checkpoint_every`` steps and at the end. ``state.stopped`` says why it
+    ended: "lambda2", "steps" or "nonfinite". ``dtype`` float64 needs ``jax_enable_x64``.
+    """
+    x_star = jnp.asarray(x_star, dtype)
+    if x_star.dtype != jnp.dtype(dtype):
+        raise ValueError(f"tracking asks for {jnp.dtype(dtype)} but got {x_star.dtype}: enable jax_enable_x64")
+    tracker = Tracker(f, eta, method=method, iters=iters, tol=tol, generalized=generalized, proj_steps=proj_steps)
+    if state is None and checkpoint is not None and Path(checkpoint).exists():
+        state = TrackState.load(checkpoint)
+    if state is None:
+        state = _initial_state(tracker, x_star, jax.random.PRNGKey(0) if key is None else key)
+    if state.stopped in ("lambda2", "nonfinite"):
+        return state  # a finished tracking resumed: nothing to add
+    s = dataclasses.replace(state, stopped="", log={k: list(v) for k, v in state.log.items()})
+    for name in TrackState._ARRAYS:
+        setattr(s, name, jnp.asarray(getattr(s, name), dtype))
+
+    while s.step < steps:
+        c = tracker.centre(s.dagger, s.U_dagger)
+        vals_gd, U_gd = tracker.eigs(s.gd, s.U_gd)
+        vals_gf, U_gf = tracker.eigs(s.gf, s.U_gf)
+        S_gd, S_gf = float(vals_gd[0]), float(vals_gf[0])
+        n_gf = gf_substeps(eta, S_gf, max_gf_substeps)
+        row = _row(tracker, s, c, S_gd, S_gf, n_gf)
+        for k, v in row.items():
+            s.log.setdefault(k, []).append(v)
+        if not all(math.isfinite(v) for k, v in row.items() if k != "sharpness_gd_avg2" and k != "delta"):
+            s.stopped = "nonfinite"
+            break
+        if row["lambda2"] >= lambda2_stop / eta:
+            s.stopped = "lambda2"
+            break
+        dagger, U_dagger = tracker.project(tracker.gd_step(s.dagger), c.vecs)
+        s = dataclasses.replace(
+            s, step=s.step + 1, gd=tracker.gd_step(s.gd), gf=tracker.gf_step(s.gf, n_gf),
+            v_pred=tracker.predict(c, s.v_pred), dagger=dagger, U_dagger=U_dagger, U_gd=U_gd, U_gf=U_gf,
+            prev_gd_sharpness=S_gd)
+        if checkpoint is not None and s.step % checkpoint_every == 0:
+            s.save(checkpoint)
+    s.stopped = s.stopped or "steps"
+    if checkpoint is not None:
+        s.save(checkpoint)
+    return s
