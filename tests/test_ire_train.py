@@ -139,7 +139,7 @@ def test_ire_on_a_classifier_ranks_by_the_sampled_label_fisher(monkeypatch):
         def metrics(self, p):
             return {"loss": self.loss(p, None)}
 
-    monkeypatch.setattr(trainer_mod, "build_problem", lambda spec: Softmax())
+    monkeypatch.setattr(trainer_mod, "build_problem", lambda spec, data_root=None: Softmax())
     spec = RunSpec.model_validate_json(json.dumps({
         "model": {"name": "quadratic_river"}, "schedule": {"name": "constant", "lr": 0.1}, "steps": 12, "progress": False,
         "optimizer": {"name": "ire", "kappa": 2.0, "gamma": 0.6, "every": 4, "base": {"name": "sgd", "momentum": 0.9}}}))

@@ -9,6 +9,10 @@ def run_status(rid):
     return f"{RESULTS}/runs/{rid}/status.json"
 
 
+def dataset_manifest(name):
+    return f"{PLAN.config.resources}/data/{name}/manifest.json"
+
+
 def figure_files(target, exts=FIG_EXTS + ("claims.json",)):
     stem = PLAN.figure_stem(target)
     return [f"{stem}.{ext}" for ext in exts]

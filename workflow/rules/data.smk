@@ -4,7 +4,7 @@
 
 rule data:
     output:
-        f"{PLAN.config.resources}/data/{{dataset}}/manifest.json",
+        dataset_manifest("{dataset}"),
     params:
         spec=lambda wc: digest(PLAN.datasets[wc.dataset]),
     log:

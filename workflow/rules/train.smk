@@ -6,6 +6,7 @@
 rule train:
     input:
         lambda wc: [run_status(PLAN.runs[wc.run_id].parent)] if PLAN.runs[wc.run_id].parent else [],
+        lambda wc: [dataset_manifest(PLAN.runs[wc.run_id].spec.data.dataset)] if PLAN.runs[wc.run_id].dataset else [],
     output:
         f"{RESULTS}/runs/{{run_id}}/status.json",
     log:

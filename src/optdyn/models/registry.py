@@ -7,15 +7,17 @@ Each paper's own problems live in ``models/<paper>.py``, which exports ``BUILDER
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
-from optdyn.spec.components import TOY_MODELS
+from optdyn.spec.components import NETWORK_MODELS, TOY_MODELS
 from optdyn.spec.paper import RunSpec
 from optdyn.spec.problems import MODULES
 
 from .base import Problem
 
 
-def build_problem(spec: RunSpec) -> Problem:
+def build_problem(spec: RunSpec, data_root: Path = Path("resources/data")) -> Problem:
+    """``data_root``: where prepared datasets live (``<resources>/data`` of the workflow config)."""
     model, data = spec.model, spec.data
     if model.name in TOY_MODELS and data is not None:
         raise ValueError(f"model '{model.name}' is self-contained and takes no data")
@@ -29,6 +31,10 @@ def build_problem(spec: RunSpec) -> Problem:
         from .bigram import BigramProblem
 
         return BigramProblem(model, data)
+    if model.name in NETWORK_MODELS:
+        from .networks import build_network
+
+        return build_network(model, data, data_root)
     for paper in MODULES:
         # only the paper whose spec declares the model: other papers' engines can be slow to import
         if type(model) not in importlib.import_module(f"optdyn.spec.problems.{paper}").MODELS:

@@ -77,8 +77,45 @@ class GPT2(_Transformer):
     seq_len: int = Field(1024, gt=0)
 
 
+# --- networks on prepared datasets (config/data.yaml; models/networks.py builds them) ----------
+
+
+class _ImageClassifier(Strict):
+    """A network on a prepared image dataset, ``data: {name: prepared, dataset: <name>}``.
+    Defaults are Damian et al.'s code (catalog 004 sec. 4.1): MSE without 1/2, swish, full batch."""
+
+    criterion: Literal["cat_mse", "binary_mse", "ce", "logistic"] = "cat_mse"
+    batch_size: int | None = Field(None, gt=0)  # None: full batch (GD)
+    ghost: int = Field(1, ge=1)  # the loss is the mean over this many equal sub-batches
+    activation: Literal["swish", "relu", "gelu", "tanh"] = "swish"
+
+
+class MLPNet(_ImageClassifier):
+    name: Literal["mlp"]
+    widths: list[int] = Field(default_factory=lambda: [200, 200], min_length=1)
+    zero_bias: bool = True  # the authors' code; False: PyTorch's uniform bias init
+
+
+class CNNNet(_ImageClassifier):
+    name: Literal["cnn"]
+    channels: list[int] = Field(default_factory=lambda: [32, 32], min_length=1)
+    pool: Literal["avg", "max"] = "avg"
+    zero_bias: bool = True
+
+
+class ResNet18Net(_ImageClassifier):
+    """GroupNorm ResNet-18; ``activation`` is applied after each residual addition (ReLU inside)."""
+
+    name: Literal["resnet18"]
+    base_width: int = Field(16, gt=0)
+    groups: int = Field(16, gt=0)
+
+
+NETWORK_MODELS = ("mlp", "cnn", "resnet18")
+
 ModelSpec = Annotated[
-    Union[(River2D, QuadraticRiver, BigramSoftmax, Llama, GPT2, *problems.collect("MODELS"))], Field(discriminator="name")
+    Union[(River2D, QuadraticRiver, BigramSoftmax, Llama, GPT2, MLPNet, CNNNet, ResNet18Net, *problems.collect("MODELS"))],
+    Field(discriminator="name"),
 ]
 
 #: models whose problem is self-contained (no ``data`` entry allowed)
@@ -102,10 +139,18 @@ class BigramLanguage(Strict):
     seed: int = 0
 
 
-DataSpec = Annotated[Union[BigramLanguage], Field(discriminator="name")]
+class PreparedData(Strict):
+    """A dataset of config/data.yaml, read through its verified manifest."""
+
+    name: Literal["prepared"]
+    dataset: str
+
+
+DataSpec = Annotated[Union[BigramLanguage, PreparedData], Field(discriminator="name")]
 
 #: datasets each data-driven model can train on
-DATA_FOR_MODEL: dict[str, tuple[str, ...]] = {"bigram_softmax": ("bigram_language",)}
+DATA_FOR_MODEL: dict[str, tuple[str, ...]] = {"bigram_softmax": ("bigram_language",),
+                                              **{m: ("prepared",) for m in NETWORK_MODELS}}
 
 
 # --- optimizers (the learning rate comes from the run's schedule) -----------------------------

@@ -8,11 +8,15 @@ import json
 from .paper import LOGGING_FIELDS, RunSpec
 
 
-def canonical(spec: RunSpec, parent_id: str | None) -> dict:
+def canonical(spec: RunSpec, parent_id: str | None, dataset: dict | None = None) -> dict:
     data = spec.model_dump(mode="json", exclude=set(LOGGING_FIELDS))
     if parent_id is not None:
         # The parent's identity (not its figure-local name) is what the branch depends on.
         data["branch_from"]["run"] = parent_id
+    if dataset is not None:
+        # A prepared dataset counts by what it is (kind + parameters): redefining a name in
+        # config/data.yaml makes new runs instead of silently reusing the old ones.
+        data["data"]["definition"] = dataset
     return data
 
 
@@ -21,9 +25,9 @@ def digest(data) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def run_id(spec: RunSpec, parent_id: str | None = None) -> str:
+def run_id(spec: RunSpec, parent_id: str | None = None, dataset: dict | None = None) -> str:
     slug = f"{spec.model.name}-{spec.schedule.name}".replace("_", "")
-    return f"{slug}-{digest(canonical(spec, parent_id))}"
+    return f"{slug}-{digest(canonical(spec, parent_id, dataset))}"
 
 
 def probe_id(spec, of_run: str) -> str:

@@ -31,6 +31,7 @@ class ResolvedRun:
     parent: str | None = None  # run id of branch_from
     used_by: list[str] = field(default_factory=list)  # "wsd/fig04:wsd"
     checkpoint_steps: set[int] = field(default_factory=set)  # declared + needed by branches
+    dataset: dict | None = None  # the prepared dataset's definition (config/data.yaml), if any
 
 
 @dataclass
@@ -269,8 +270,14 @@ def _resolve_runs(plan: Plan, fig: FigureSpec, f: str, where: str, scope: str) -
             if spec.branch_from.step >= steps:
                 raise SpecError(f, f"{rwhere}.branch_from.step", spec.branch_from.step, f"must be below this run's steps ({steps})")
             plan.runs[parent].checkpoint_steps.add(spec.branch_from.step)
-        rid = run_id(spec, parent)
-        run = plan.runs.setdefault(rid, ResolvedRun(rid, spec, parent))
+        dataset = None
+        if spec.data is not None and spec.data.name == "prepared":
+            if spec.data.dataset not in plan.datasets:
+                allowed = ", ".join(plan.datasets) or "none (no config/data.yaml)"
+                raise SpecError(f, f"{rwhere}.data.dataset", spec.data.dataset, f"not a dataset of {plan.config.data}; allowed: {allowed}")
+            dataset = plan.datasets[spec.data.dataset]
+        rid = run_id(spec, parent, dataset)
+        run = plan.runs.setdefault(rid, ResolvedRun(rid, spec, parent, dataset=dataset))
         run.used_by.append(f"{scope}:{rname}")
         run.checkpoint_steps.update(spec.checkpoint_steps)
         ids[rname] = rid

@@ -32,10 +32,10 @@ def train_run(plan: Plan, rid: str) -> dict:
     status_path = run_dir / "status.json"
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "spec.json", {"run_id": rid, "parent": run.parent, "used_by": run.used_by,
-                                        "spec": run.spec.model_dump(mode="json"), "hashed": canonical(run.spec, run.parent)})
+                                        "spec": run.spec.model_dump(mode="json"), "hashed": canonical(run.spec, run.parent, run.dataset)})
     started = time.time()
     spec = run.spec
-    trainer = Trainer(spec)
+    trainer = Trainer(spec, _data_root(plan))
     ckpts = Checkpoints(run_dir / "checkpoints")
     log = MetricsLog(run_dir)
     template = trainer.init_state()
@@ -92,6 +92,10 @@ def train_run(plan: Plan, rid: str) -> dict:
     return status
 
 
+def _data_root(plan: Plan) -> Path:
+    return Path(plan.config.resources) / "data"
+
+
 def _log_eval(trainer: Trainer, state: dict, step: int, log: MetricsLog) -> dict:
     values = trainer.evaluate(state)
     log.add(frame(np.array([step]), {k: np.asarray(v)[None] for k, v in values.items()}))
@@ -137,7 +141,7 @@ def _materialize(plan: Plan, parent_id: str, step: int, ckpts: Checkpoints) -> N
     diverged_at = json.loads(status.read_text()).get("diverged_at") if status.exists() else None
     if diverged_at is not None and diverged_at <= step:
         raise BranchError(f"parent {parent_id} diverged at step {diverged_at}; it has no state at step {step} to branch from")
-    trainer = Trainer(parent.spec)
+    trainer = Trainer(parent.spec, _data_root(plan))
     template = trainer.init_state()
     base = ckpts.latest_at_most(step)
     state = ckpts.restore(base, template) if base is not None else template

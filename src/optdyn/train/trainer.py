@@ -7,6 +7,7 @@ run, or continues a branch, exactly.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -26,11 +27,11 @@ _SAM_KEY, _FISHER_KEY = 1, 2
 
 
 class Trainer:
-    def __init__(self, spec: RunSpec):
+    def __init__(self, spec: RunSpec, data_root: Path = Path("resources/data")):
         # x64 must be switched on before the first array of the run exists.
         jax.config.update("jax_enable_x64", spec.dtype == "float64")
         self.spec = spec
-        self.problem = build_problem(spec)
+        self.problem = build_problem(spec, data_root)
         self.schedule = build_schedule(spec.schedule)
         self.per_replica = bool(getattr(self.problem, "replica_axis", False))
         self.sam = find(spec.optimizer, "sam")
