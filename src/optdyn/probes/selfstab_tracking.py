@@ -13,7 +13,8 @@ trajectories advance in lockstep from theta_0 = the instability point:
 - the constrained trajectory theta^dagger: theta <- project^3(theta - eta grad L(theta)), where each
   of the ``proj_steps`` linearized projections recomputes S, u, grad S (``theory.selfstab_predicted``);
 - gradient flow, each GD step of time eta split into ceil(eta S_GF) Euler sub-steps;
-- the predicted deviation v_hat (eq. (5), or App. F with ``generalized=True``) about theta^dagger.
+- the predicted deviation v_hat about theta^dagger: eq. (5)-(6) (``predicted="paper"``) or the
+  authors' gradient form (``"code"``), each generalized per App. F with ``generalized=True``.
 Each step logs one row and may stop early once lambda_2(hess L(theta^dagger)) >= 1.9/eta
 (Assumption 2's eigengap; the authors' stop rule). Everything lives in a ``TrackState`` that
 saves to / loads from one npz, so a killed tracking resumes where it stopped with the same
@@ -32,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..theory.selfstab_predicted import Centre, constants, coordinates, linear_project, predicted_step
+from ..theory.selfstab_predicted import Centre, code_step, constants, coordinates, linear_project, paper_step, place
 from .curvature import third_derivative_contraction, top_eigenpairs
 
 __all__ = ["find_instability", "track", "TrackState", "Tracker", "gf_substeps"]
@@ -58,8 +59,11 @@ class Tracker:
     or "dense"); LOBPCG needs dim > 5k, so small problems fall back to dense."""
 
     def __init__(self, f: Callable, eta: float, *, method: str = "lobpcg", iters: int | None = None,
-                 tol: float | None = 1e-9, generalized: bool = False, proj_steps: int = 3):
+                 tol: float | None = 1e-9, generalized: bool = False, proj_steps: int = 3, predicted: str = "paper"):
+        if predicted not in ("paper", "code"):
+            raise ValueError(f"predicted must be 'paper' (eq. (6)) or 'code' (gradient form), not {predicted!r}")
         self.f, self.eta, self.method, self.iters, self.tol = f, float(eta), method, iters, tol
+        self.predicted = predicted
         self.generalized, self.proj_steps = generalized, proj_steps
         grad = jax.grad(f)
         self.loss = jax.jit(f)
@@ -69,7 +73,9 @@ class Tracker:
             0, n, lambda _, z: z - (self.eta / n.astype(x.dtype)) * grad(z), x))
         self.eigs = jax.jit(self._eigs)
         self.centre = jax.jit(self._centre)
-        self.predict = jax.jit(lambda c, v: predicted_step(f, c, v, self.eta, generalized))
+        step = paper_step if predicted == "paper" else (lambda *a: (code_step(*a), jnp.nan))
+        self.predict = jax.jit(lambda c, v: step(f, c, v, self.eta, generalized))
+        self.place = jax.jit(place)
         self.project_once = jax.jit(lambda c, active: linear_project(c, self.eta, active), static_argnums=1)
 
     def _eigs(self, x: jax.Array, U: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -134,7 +140,8 @@ def find_instability(f: Callable, x0, eta: float, *, max_steps: int = 10_000, dt
 @dataclasses.dataclass
 class TrackState:
     """Everything ``track`` needs to continue: the four trajectories (GD, theta^dagger, GF, and
-    the predicted deviation v_hat, so the predicted point is dagger + v_pred), the warm-start
+    the predicted deviation: v_hat itself for the code form; for eq. (6) the pre-projection w and
+    the scalar x_pred_next that ``place`` puts on the next u), the warm-start
     eigenvector blocks, the previous GD sharpness (for the two-step average), why it stopped
     ("" while running) and the per-step log (column -> list)."""
 
@@ -146,6 +153,7 @@ class TrackState:
     U_dagger: np.ndarray
     U_gd: np.ndarray
     U_gf: np.ndarray
+    x_pred_next: float = float("nan")
     prev_gd_sharpness: float = float("nan")
     stopped: str = ""
     log: dict[str, list] = dataclasses.field(default_factory=dict)
@@ -158,14 +166,16 @@ class TrackState:
         tmp = path.with_name(path.name + ".tmp.npz")
         arrays = {name: np.asarray(getattr(self, name)) for name in self._ARRAYS}
         arrays.update({f"log__{k}": np.asarray(v, dtype=np.float64) for k, v in self.log.items()})
-        np.savez(tmp, step=self.step, prev_gd_sharpness=self.prev_gd_sharpness, stopped=np.str_(self.stopped), **arrays)
+        np.savez(tmp, step=self.step, prev_gd_sharpness=self.prev_gd_sharpness, x_pred_next=self.x_pred_next,
+                 stopped=np.str_(self.stopped), **arrays)
         os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TrackState":
         with np.load(path) as z:
             log = {k[len("log__"):]: z[k].tolist() for k in z.files if k.startswith("log__")}
-            return cls(step=int(z["step"]), prev_gd_sharpness=float(z["prev_gd_sharpness"]), stopped=str(z["stopped"]),
+            return cls(step=int(z["step"]), prev_gd_sharpness=float(z["prev_gd_sharpness"]),
+                       x_pred_next=float(z["x_pred_next"]), stopped=str(z["stopped"]),
                        log=log, **{name: z[name] for name in cls._ARRAYS})
 
     def table(self) -> dict[str, np.ndarray]:
@@ -177,25 +187,28 @@ def _initial_state(tracker: Tracker, x_star: jax.Array, key: jax.Array) -> Track
     keys = jax.random.split(key, 3)
     # theta_0 is where the constraint turns active (Sec. 5), so theta_0^dagger sits on S = 2/eta
     dagger, U_dagger = tracker.project(x_star, _random_block(dim, 2, dt, keys[0]), active=True)
-    return TrackState(step=0, gd=x_star, dagger=dagger, gf=x_star, v_pred=x_star - dagger, U_dagger=U_dagger,
+    v0 = x_star - dagger  # v_hat_0 = v_0 (Thm 1); for eq. (6), place(v0, u_0 . v0, u_0) = v0
+    x0 = float(jnp.vdot(tracker.centre(dagger, U_dagger).u, v0)) if tracker.predicted == "paper" else float("nan")
+    return TrackState(step=0, gd=x_star, dagger=dagger, gf=x_star, v_pred=v0, x_pred_next=x0, U_dagger=U_dagger,
                       U_gd=_random_block(dim, 1, dt, keys[1]), U_gf=_random_block(dim, 1, dt, keys[2]))
 
 
-def _row(tracker: Tracker, s: TrackState, c: Centre, S_gd: float, S_gf: float, n_gf: int) -> dict[str, float]:
+def _row(tracker: Tracker, s: TrackState, c: Centre, v_hat: jax.Array, S_gd: float, S_gf: float,
+         n_gf: int) -> dict[str, float]:
     """One log row at step s.step (before advancing); x, y are Def. 5's u . v and grad S_perp . v."""
     eta, consts = tracker.eta, constants(c)
     v_gd = s.gd - s.dagger
     x_gd, y_gd = coordinates(c, v_gd)
-    x_pred, y_pred = coordinates(c, s.v_pred)
+    x_pred, y_pred = coordinates(c, v_hat)
     row = {
         "step": s.step,
         "loss_gd": tracker.loss(s.gd), "loss_dagger": c.loss,
-        "loss_pred": tracker.loss(s.dagger + s.v_pred), "loss_gf": tracker.loss(s.gf),
+        "loss_pred": tracker.loss(s.dagger + v_hat), "loss_gf": tracker.loss(s.gf),
         "sharpness_gd": S_gd, "sharpness_gd_avg2": (S_gd + s.prev_gd_sharpness) / 2,
         "sharpness_dagger": c.sharpness, "sharpness_gf": S_gf,
         # Thm 1: S(theta) ~ S(dagger) + grad S . v; dropping grad S . u x (the period-2 part) gives the 2-step average
-        "sharpness_pred": c.sharpness + jnp.vdot(c.grad_s, s.v_pred), "sharpness_pred_avg2": c.sharpness + y_pred,
-        "dist_gd": jnp.linalg.norm(v_gd), "dist_pred": jnp.linalg.norm(s.v_pred),
+        "sharpness_pred": c.sharpness + jnp.vdot(c.grad_s, v_hat), "sharpness_pred_avg2": c.sharpness + y_pred,
+        "dist_gd": jnp.linalg.norm(v_gd), "dist_pred": jnp.linalg.norm(v_hat),
         "dist_gf": jnp.linalg.norm(s.gf - s.dagger),
         "x_gd": x_gd, "y_gd": y_gd, "x_pred": x_pred, "y_pred": y_pred,
         "lambda2": c.vals[1], "alpha": consts["alpha"], "beta": consts["beta"], "delta": consts["delta"],
@@ -207,7 +220,7 @@ def _row(tracker: Tracker, s: TrackState, c: Centre, S_gd: float, S_gf: float, n
 def track(f: Callable, x_star, eta: float, steps: int, *, state: TrackState | None = None,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 10, generalized: bool = False,
           method: str = "lobpcg", iters: int | None = None, tol: float | None = 1e-9, proj_steps: int = 3,
-          lambda2_stop: float = 1.9, max_gf_substeps: int = 64, dtype=jnp.float64,
+          predicted: str = "paper", lambda2_stop: float = 1.9, max_gf_substeps: int = 64, dtype=jnp.float64,
           key: jax.Array | None = None) -> TrackState:
     """Track GD, theta^dagger, GF and the predicted dynamics from ``x_star`` for up to ``steps``
     logged steps (rows 0..steps-1), or until lambda_2(theta^dagger) >= ``lambda2_stop``/eta.
@@ -219,7 +232,8 @@ def track(f: Callable, x_star, eta: float, steps: int, *, state: TrackState | No
     x_star = jnp.asarray(x_star, dtype)
     if x_star.dtype != jnp.dtype(dtype):
         raise ValueError(f"tracking asks for {jnp.dtype(dtype)} but got {x_star.dtype}: enable jax_enable_x64")
-    tracker = Tracker(f, eta, method=method, iters=iters, tol=tol, generalized=generalized, proj_steps=proj_steps)
+    tracker = Tracker(f, eta, method=method, iters=iters, tol=tol, generalized=generalized, proj_steps=proj_steps,
+                      predicted=predicted)
     if state is None and checkpoint is not None and Path(checkpoint).exists():
         state = TrackState.load(checkpoint)
     if state is None:
@@ -236,20 +250,22 @@ def track(f: Callable, x_star, eta: float, steps: int, *, state: TrackState | No
         vals_gf, U_gf = tracker.eigs(s.gf, s.U_gf)
         S_gd, S_gf = float(vals_gd[0]), float(vals_gf[0])
         n_gf = gf_substeps(eta, S_gf, max_gf_substeps)
-        row = _row(tracker, s, c, S_gd, S_gf, n_gf)
+        v_hat = tracker.place(s.v_pred, s.x_pred_next, c.u) if tracker.predicted == "paper" else s.v_pred
+        row = _row(tracker, s, c, v_hat, S_gd, S_gf, n_gf)
         for k, v in row.items():
             s.log.setdefault(k, []).append(v)
-        if not all(math.isfinite(v) for k, v in row.items() if k != "sharpness_gd_avg2" and k != "delta"):
+        # the predicted columns may be NaN where Assumption 1 fails (alpha < 0: no delta); that alone is no reason to stop
+        if not all(math.isfinite(row[k]) for k in ("loss_gd", "loss_dagger", "loss_gf", "sharpness_gd", "lambda2")):
             s.stopped = "nonfinite"
             break
         if row["lambda2"] >= lambda2_stop / eta:
             s.stopped = "lambda2"
             break
         dagger, U_dagger = tracker.project(tracker.gd_step(s.dagger), c.vecs)
+        w, x_next = tracker.predict(c, v_hat)
         s = dataclasses.replace(
-            s, step=s.step + 1, gd=tracker.gd_step(s.gd), gf=tracker.gf_step(s.gf, n_gf),
-            v_pred=tracker.predict(c, s.v_pred), dagger=dagger, U_dagger=U_dagger, U_gd=U_gd, U_gf=U_gf,
-            prev_gd_sharpness=S_gd)
+            s, step=s.step + 1, gd=tracker.gd_step(s.gd), gf=tracker.gf_step(s.gf, n_gf), v_pred=w,
+            x_pred_next=float(x_next), dagger=dagger, U_dagger=U_dagger, U_gd=U_gd, U_gf=U_gf, prev_gd_sharpness=S_gd)
         if checkpoint is not None and s.step % checkpoint_every == 0:
             s.save(checkpoint)
     s.stopped = s.stopped or "steps"

@@ -1,13 +1,16 @@
 """The Taylor centre of the constrained trajectory and the predicted dynamics built on it
 (Damian et al., Sec. 5 eq. (5)-(6), App. C; generalized: App. F eq. (11)); catalog 004 §1.5-1.6.
 
-Everything acts on a flat parameter vector and a scalar loss ``f(x)``. The predicted step is the
-authors' "gradient form" (``taylor.py::predicted_step``), not eq. (6) with its explicit
-P_perp(u_{t+1}): the two agree to the order the theory keeps, and the gradient form needs no
-quantity at theta_{t+1}^dagger, so the predicted deviation can be advanced in lockstep with the
-constrained trajectory. Its u-component is x - eta S x - eta x y = -(1 + eta y) x when S = 2/eta,
-and its grad S_perp-component is y + eta (alpha - beta x^2 / 2): on the App. B toy that is eq. (3)
-exactly.
+Everything acts on a flat parameter vector and a scalar loss ``f(x)``. Two forms of the predicted
+step:
+- ``paper_step`` + ``place`` (default): eq. (6) as written. The off-u part of v_hat is advanced by
+  (I - eta H_t) P_perp(u_t) plus the grad S_perp drift, the scalar x_hat by eq. (5) (or eq. (11)),
+  and only then combined with u_{t+1}: v_hat_{t+1} = P_perp(u_{t+1}) w + x_hat_{t+1} u_{t+1}. The
+  explicit P_perp(u_{t+1}) keeps the rotation of u from leaking the O(delta) off-u deviation into
+  x_hat; without it, on a small MLP, x_hat blew up ~40 steps before GD did.
+- ``code_step``: the authors' "gradient form" (``taylor.py::predicted_step``):
+  v <- v - eta [(x^2 - delta^2)/2 grad S_perp + H v + u x y], which needs nothing at theta_{t+1}.
+On the App. B toy (u constant) both are eq. (3) exactly.
 """
 
 from __future__ import annotations
@@ -62,16 +65,40 @@ def coordinates(c: Centre, v: jax.Array) -> tuple[jax.Array, jax.Array]:
     return jnp.vdot(c.u, v), jnp.vdot(c.grad_s_perp, v)
 
 
-def predicted_step(f: Callable, c: Centre, v: jax.Array, eta: float, generalized: bool = False) -> jax.Array:
-    """v_hat_{t+1} from v_hat_t with the centre at theta_t^dagger (eq. (5)-(6) in gradient form):
-        v <- v - eta [ (x^2 - delta^2)/2 grad S_perp + H v + u x y ].
-    ``generalized`` (App. F, code ``--generalized_pred``) replaces the quadratic model along u by
-    the true loss there: H v -> H v_perp and + u (u . grad L(theta^dagger + x u)), whose x-part is
-    2x/eta + F_t'(x), so x <- -(1 + eta y) x - eta F_t'(x) (eq. (11))."""
+def _along_u_slope(f: Callable, c: Centre, x: jax.Array, eta: float) -> jax.Array:
+    """F_t'(x) with F_t(x) = L(theta^dagger + x u) - L(theta^dagger) - x^2/eta (App. F): how far the
+    loss along u is from the quadratic whose 2-cycle is exactly stable."""
+    return jnp.vdot(c.u, jax.grad(f)(c.p + x * c.u)) - 2 * x / eta
+
+
+def paper_step(f: Callable, c: Centre, v: jax.Array, eta: float, generalized: bool = False) -> tuple[jax.Array, jax.Array]:
+    """Eq. (6) up to its last projection: returns (w, x_next) with
+        w = (I - eta H_t) P_perp(u_t) v + eta grad S_perp (delta_t^2 - x^2)/2,
+        x_next = -(1 + eta y) x                      (eq. (5))
+        x_next = -(1 + eta y) x - eta F_t'(x)        (generalized, eq. (11)).
+    ``place(w, x_next, u_{t+1})`` is v_hat_{t+1}."""
     x, y = coordinates(c, v)
     gs = c.grad_s_perp
-    delta_sq = 2 * constants(c)["alpha"] / jnp.vdot(gs, gs)
-    drift = (x**2 - delta_sq) / 2 * gs + c.u * x * y
+    v_perp = v - c.u * x
+    w = v_perp - eta * hvp(f, c.p, v_perp) + eta * gs * (constants(c)["delta"] ** 2 - x**2) / 2
+    x_next = -(1 + eta * y) * x
+    if generalized:
+        x_next = x_next - eta * _along_u_slope(f, c, x, eta)
+    return w, x_next
+
+
+def place(w: jax.Array, x_next: jax.Array, u_next: jax.Array) -> jax.Array:
+    """v_hat_{t+1} = P_perp(u_{t+1}) w + x_hat_{t+1} u_{t+1} (the last step of eq. (6))."""
+    return w - u_next * jnp.vdot(u_next, w) + x_next * u_next
+
+
+def code_step(f: Callable, c: Centre, v: jax.Array, eta: float, generalized: bool = False) -> jax.Array:
+    """The authors' gradient form: v <- v - eta [(x^2 - delta^2)/2 grad S_perp + H v + u x y];
+    ``generalized`` (code ``--generalized_pred``) uses H v_perp + u (u . grad L(theta^dagger + x u))
+    instead of H v, whose x-part is 2x/eta + F_t'(x)."""
+    x, y = coordinates(c, v)
+    gs = c.grad_s_perp
+    drift = (x**2 - constants(c)["delta"] ** 2) / 2 * gs + c.u * x * y
     if generalized:
         v_perp = v - c.u * x
         along_u = jnp.vdot(c.u, jax.grad(f)(c.p + x * c.u))
