@@ -44,7 +44,7 @@ EXPECTED_TARGETS = {
     "normsharp_fig07", "normsharp_fig11",
     "latedecay_fig01toy", "latedecay_fig03", "latedecay_fig04",
     "ire_fig01", "ire_appA", "ire_tab06",
-    "selfstab_fig02", "selfstab_fig03",
+    "selfstab_fig01", "selfstab_fig02", "selfstab_fig03",
 }
 # (target, run name) of the runs that diverge on purpose: the paper shows them diverging
 EXPECTED_DIVERGED = {("ire_fig01", "gd_eta2")}  # GD with eta = 2 > 2/lambda_max on L(u, v) = (1+u^2)v^2/2
@@ -126,7 +126,8 @@ def _stats(**counts: int) -> dict[str, int]:
 def _full_stats(plan) -> dict[str, int]:
     """Job counts of the whole default target, from the resolved plan."""
     n = len(plan.figures)
-    return _stats(train=len(plan.runs), probe=len(_probes(plan)), figure=n, claims=n, report=1, all=1)
+    datasets = {r.spec.data.dataset for r in plan.runs.values() if r.dataset is not None}
+    return _stats(data=len(datasets), train=len(plan.runs), probe=len(_probes(plan)), figure=n, claims=n, report=1, all=1)
 
 
 def _replace_once(path: Path, anchor: str, old: str, new: str) -> str:

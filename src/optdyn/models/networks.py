@@ -9,6 +9,7 @@ import numpy as np
 from flax import nnx
 
 from optdyn.data.prepare import load_prepared
+from optdyn.probes.curvature import flatten, top_eigenpairs
 from optdyn.spec.components import CNNNet, MLPNet, PreparedData, ResNet18Net
 
 from .classifier import ClassifierProblem
@@ -42,5 +43,22 @@ def build_network(model: MLPNet | CNNNet | ResNet18Net, data: PreparedData, root
             raise ValueError(f"criterion '{model.criterion}' needs a two-class dataset; '{data.dataset}' has labels {sorted(set(y_train))}")
         y_train, y_test = 2 * y_train - 1, 2 * y_test - 1  # the authors' +-1 targets
     n_out = 1 if binary else int(max(y_train.max(), y_test.max())) + 1
-    return ClassifierProblem(_module_fn(model, x_train.shape[1:], n_out), x_train, y_train, model.criterion,
-                             batch_size=model.batch_size, ghost=model.ghost, eval_data=(x_test, y_test))
+    problem = ClassifierProblem(_module_fn(model, x_train.shape[1:], n_out), x_train, y_train, model.criterion,
+                                batch_size=model.batch_size, ghost=model.ghost, eval_data=(x_test, y_test))
+    return problem if model.sharpness_iters is None else WithSharpness(problem, model.sharpness_iters)
+
+
+class WithSharpness:
+    """A problem whose metrics also hold ``sharpness``: the top Hessian eigenvalue of the
+    full-batch training loss by Lanczos (``probes/curvature.py``), at every eval step."""
+
+    def __init__(self, problem: ClassifierProblem, iters: int):
+        self.problem, self.iters = problem, iters
+
+    def __getattr__(self, name):
+        return getattr(self.problem, name)
+
+    def metrics(self, params) -> dict:
+        f, x, _ = flatten(self.problem.loss, params, (self.problem.X, self.problem.y))
+        vals, _ = top_eigenpairs(f, x, 1, "lanczos", iters=self.iters)
+        return self.problem.metrics(params) | {"sharpness": vals[0]}

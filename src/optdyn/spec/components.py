@@ -88,6 +88,10 @@ class _ImageClassifier(Strict):
     batch_size: int | None = Field(None, gt=0)  # None: full batch (GD)
     ghost: int = Field(1, ge=1)  # the loss is the mean over this many equal sub-batches
     activation: Literal["swish", "relu", "gelu", "tanh"] = "swish"
+    # Lanczos iterations for the top Hessian eigenvalue of the full training loss, logged as
+    # `sharpness` at every eval step (None: not logged). It changes only what is logged, but it
+    # is part of the model spec because it is part of the problem's metrics.
+    sharpness_iters: int | None = Field(None, ge=2)
 
 
 class MLPNet(_ImageClassifier):

@@ -208,8 +208,11 @@ def _validate_with_overrides(doc: dict, f: str, deviations: list[dict], tier: st
 
 def _block_type(key: str) -> Any:
     field = RunSpec.model_fields[key]
-    # the FieldInfo carries the discriminator; the bare annotation would lose it
-    return Annotated[field.annotation, field]
+    # the FieldInfo carries the discriminator (the bare annotation would lose it); only that,
+    # since its other attributes (validate_default...) mean nothing outside a model
+    if field.discriminator is None:
+        return field.annotation
+    return Annotated[field.annotation, pydantic.Field(discriminator=field.discriminator)]
 
 
 def _check_presets(presets: dict, f: str) -> None:

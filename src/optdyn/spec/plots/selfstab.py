@@ -7,6 +7,13 @@ from pydantic import Field
 from . import PlotSpec
 
 
+class Fig01(PlotSpec):
+    """Full-batch GD on a network at one or more learning rates, sharpness logged at each eval."""
+
+    metrics = ("lrs", "onset_step", "all_reach_instability", "max_initial_sharpness_over_threshold",
+               "sharpness_after_onset_over_threshold", "max_rel_deviation_after_onset", "max_loss_ratio_end_over_onset")
+
+
 class Fig02(PlotSpec):
     """GD on the App. B toy: one EoS cycle in detail (its four stages), the whole run beside it."""
 
@@ -36,4 +43,4 @@ class Fig03(PlotSpec):
     max_step: float = Field(0.01, gt=0)
 
 
-FIGURES: dict[str, type[PlotSpec]] = {"fig02": Fig02, "fig03": Fig03}
+FIGURES: dict[str, type[PlotSpec]] = {"fig01": Fig01, "fig02": Fig02, "fig03": Fig03}
