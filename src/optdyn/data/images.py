@@ -110,17 +110,21 @@ def first_n(y: np.ndarray, n: int) -> np.ndarray:
     return np.arange(n)
 
 
+def _per_class(y: np.ndarray, per_class: int, classes: Sequence[int] | None, rule: str, pick) -> np.ndarray:
+    """``pick(indices of class c)`` for each class, sorted back into source order."""
+    picked = []
+    for c in np.unique(y) if classes is None else classes:
+        idx = np.flatnonzero(y == c)
+        if len(idx) < per_class:
+            raise DataError("subset", f"{rule} (class {c})", f"{len(idx)} examples", f"at least {per_class}")
+        picked.append(pick(idx))
+    return np.sort(np.concatenate(picked))
+
+
 def first_per_class(y: np.ndarray, per_class: int, classes: Sequence[int] | None = None) -> np.ndarray:
     """The first ``per_class`` examples of each class, scanning in order (CIFAR-10-2k: 200 per
     class; Damian's cats-vs-dogs: the first 2500 cats and 2500 dogs)."""
-    classes = np.unique(y) if classes is None else classes
-    picked = []
-    for c in classes:
-        idx = np.flatnonzero(y == c)
-        if len(idx) < per_class:
-            raise DataError("subset", f"first_per_class (class {c})", f"{len(idx)} examples", f"at least {per_class}")
-        picked.append(idx[:per_class])
-    return np.sort(np.concatenate(picked))
+    return _per_class(y, per_class, classes, "first_per_class", lambda idx: idx[:per_class])
 
 
 def balanced_random(y: np.ndarray, per_class: int, seed: int, classes: Sequence[int] | None = None) -> np.ndarray:
@@ -128,14 +132,7 @@ def balanced_random(y: np.ndarray, per_class: int, seed: int, classes: Sequence[
     Generator (Ren et al. draw 500/class with seed 23479 through their own RNG, so the same seed
     does not give their exact images)."""
     rng = np.random.default_rng(seed)
-    classes = np.unique(y) if classes is None else classes
-    picked = []
-    for c in classes:
-        idx = np.flatnonzero(y == c)
-        if len(idx) < per_class:
-            raise DataError("subset", f"balanced_random (class {c})", f"{len(idx)} examples", f"at least {per_class}")
-        picked.append(rng.choice(idx, size=per_class, replace=False))
-    return np.sort(np.concatenate(picked))
+    return _per_class(y, per_class, classes, "balanced_random", lambda idx: rng.choice(idx, size=per_class, replace=False))
 
 
 def select(y: np.ndarray, rule: str = "all", n: int | None = None, per_class: int | None = None,
