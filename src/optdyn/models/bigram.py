@@ -12,12 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from optdyn.precision import default_float
+
 from ..spec.components import BigramLanguage, BigramSoftmax
 from ..theory.bigram import entropy, make_language, population_loss
-
-
-def _float():
-    return jnp.zeros(()).dtype
 
 
 class BigramProblem:
@@ -36,7 +34,7 @@ class BigramProblem:
         self.mean_entropy = float(self.entropy.mean())  # L* = min of the population loss
 
     def init(self, key: jax.Array) -> jax.Array:
-        shape, dt = (self.n, self.m), _float()
+        shape, dt = (self.n, self.m), default_float()
         if self.model.init_scale == 0:
             return jnp.zeros(shape, dt)
         return self.model.init_scale * jax.random.normal(key, shape, dt)
@@ -48,7 +46,7 @@ class BigramProblem:
         k_city, k_name = jax.random.split(key)
         B = self.data.batch_size
         city = jax.random.randint(k_city, (B,), 0, self.n)
-        log_p = jnp.asarray(np.log(self.P), dtype=_float())
+        log_p = jnp.asarray(np.log(self.P), dtype=default_float())
         name = jax.random.categorical(k_name, log_p[city], axis=-1)
         return {"city": city, "name": name}
 

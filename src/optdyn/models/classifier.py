@@ -21,17 +21,15 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from optdyn.precision import default_float
+
 from ..probes.fisher import sampled_fisher_diag
 from .losses import BINARY, CRITERIA, accuracy
 
 
-def _float():
-    return jnp.zeros(()).dtype
-
-
 def _as_default_float(a):
     a = jnp.asarray(a)
-    return a.astype(_float()) if jnp.issubdtype(a.dtype, jnp.floating) else a
+    return a.astype(default_float()) if jnp.issubdtype(a.dtype, jnp.floating) else a
 
 
 def _split_params(module: nnx.Module):

@@ -15,12 +15,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from optdyn.precision import default_float
+
 from ..spec.problems.ire import IREValley
 from .base import Problem
-
-
-def _float():
-    return jnp.zeros(()).dtype
 
 
 class IREValleyProblem:
@@ -36,15 +34,15 @@ class IREValleyProblem:
     def init(self, key: jax.Array) -> jax.Array:
         del key  # every replica starts at the same point; the label noise differs
         s = self.spec
-        row = jnp.concatenate([jnp.full(s.flat_dims, s.init_u / s.flat_dims**0.5), jnp.full(s.sharp_dims, s.init_v)]).astype(_float())
+        row = jnp.concatenate([jnp.full(s.flat_dims, s.init_u / s.flat_dims**0.5), jnp.full(s.sharp_dims, s.init_v)]).astype(default_float())
         return jnp.tile(row, (s.replicas, 1))
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
         """Label noise sigma*xi of the sharp residuals, (replicas, sharp_dims); zeros without it."""
         shape = (self.spec.replicas, self.spec.sharp_dims)
         if self.spec.label_noise == 0:
-            return jnp.zeros(shape, _float())
-        return self.spec.label_noise * jax.random.normal(key, shape, _float())
+            return jnp.zeros(shape, default_float())
+        return self.spec.label_noise * jax.random.normal(key, shape, default_float())
 
     def _h(self, u: jax.Array) -> jax.Array:
         return 1.0 + jnp.sum(u**2, axis=1)

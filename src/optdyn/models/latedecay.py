@@ -12,12 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from optdyn.precision import default_float
 from optdyn.spec.problems.latedecay import ReparamLinear
 from optdyn.theory import latedecay as theory
-
-
-def _float():
-    return jnp.zeros(()).dtype
 
 
 def reparam_alpha(w: jax.Array, gamma: float) -> jax.Array:
@@ -30,7 +27,7 @@ class ReparamLinearProblem:
         self.spec = spec
         self.instance = theory.draw_instance(spec.d, spec.n, spec.gamma, spec.instance_seed, spec.x_std)
         # float64 numpy first: eager jnp ops would each compile in every training process
-        inst, dt = self.instance, _float()
+        inst, dt = self.instance, default_float()
         w_dagger = theory.min_norm_interpolant(inst)
         q, _ = np.linalg.qr(inst.X)
         self.X, self.y = jnp.asarray(inst.X, dt), jnp.asarray(inst.y, dt)
@@ -40,12 +37,12 @@ class ReparamLinearProblem:
 
     def init(self, key: jax.Array) -> jax.Array:
         s = self.spec
-        u = jax.random.normal(key, (s.replicas, s.d), _float())
+        u = jax.random.normal(key, (s.replicas, s.d), default_float())
         return s.init_radius * u / jnp.linalg.norm(u, axis=1, keepdims=True)
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
         """Label noise s*eps, (replicas, n); zeros for plain GD (same jitted structure)."""
-        shape, dt = (self.spec.replicas, self.spec.n), _float()
+        shape, dt = (self.spec.replicas, self.spec.n), default_float()
         if self.spec.label_noise == 0:
             return jnp.zeros(shape, dt)
         return self.spec.label_noise * jax.random.normal(key, shape, dt)

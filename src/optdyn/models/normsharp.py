@@ -14,13 +14,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from optdyn.spec.problems.normsharp import LinearRegressionBN, MatrixCompletionBN, ScaleInvariantToy3D
+from optdyn.precision import default_float
+from optdyn.spec.problems.normsharp import (
+    LinearRegressionBN,
+    MatrixCompletionBN,
+    ScaleInvariantToy3D,
+)
 from optdyn.theory import normsharp as th
 from optdyn.theory.normsharp_linalg import top_hessian_eig
-
-
-def _float():
-    return jnp.zeros(()).dtype
 
 
 def _unit(w: jax.Array) -> jax.Array:
@@ -45,10 +46,10 @@ class MatrixCompletionBNProblem:
     def init(self, key: jax.Array) -> dict:
         d, std = self.spec.d, self.spec.init_std or 1.0 / np.sqrt(self.spec.d)
         ku, kv = jax.random.split(key)
-        return {"u": std * jax.random.normal(ku, (d, d), _float()), "v": std * jax.random.normal(kv, (d, d), _float())}
+        return {"u": std * jax.random.normal(ku, (d, d), default_float()), "v": std * jax.random.normal(kv, (d, d), default_float())}
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
-        return jnp.zeros((), _float())
+        return jnp.zeros((), default_float())
 
     def prediction(self, params: dict) -> jax.Array:
         """(gamma/sigma) U V^T: BN with the observed entries' second moment, no mean removed."""
@@ -83,10 +84,10 @@ class ScaleInvariantToy3DProblem:
 
     def init(self, key: jax.Array) -> jax.Array:
         del key  # the paper's fixed start
-        return jnp.asarray(self.rotation.T @ np.asarray(self.spec.init), _float())
+        return jnp.asarray(self.rotation.T @ np.asarray(self.spec.init), default_float())
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
-        return jnp.zeros((), _float())
+        return jnp.zeros((), default_float())
 
     def loss(self, params: jax.Array, batch=None) -> jax.Array:
         return th.toy3d_F(jnp.asarray(self.rotation, params.dtype) @ params)
@@ -122,10 +123,10 @@ class LinearRegressionBNProblem:
         self.sign_ref = np.random.default_rng(spec.data_seed + 1).normal(size=spec.d)
 
     def init(self, key: jax.Array) -> jax.Array:
-        return self.spec.init_std / np.sqrt(self.spec.d) * jax.random.normal(key, (self.spec.d,), _float())
+        return self.spec.init_std / np.sqrt(self.spec.d) * jax.random.normal(key, (self.spec.d,), default_float())
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
-        return jnp.zeros((), _float())
+        return jnp.zeros((), default_float())
 
     def _equivalent(self, w: jax.Array) -> tuple[jax.Array, jax.Array]:
         """(w~, b~) of eq. (4)."""

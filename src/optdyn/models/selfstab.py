@@ -20,12 +20,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from optdyn.precision import default_float
 from optdyn.probes.curvature import third_derivative_contraction, top_eigenpairs
 from optdyn.spec.problems.selfstab import SelfstabToy
-
-
-def _float():
-    return jnp.zeros(()).dtype
 
 
 def toy_loss(theta: jax.Array, eta: float, alpha: float, beta: float) -> jax.Array:
@@ -52,14 +49,14 @@ class SelfstabToyProblem:
 
     def reference(self) -> jax.Array:
         """theta* = theta_0^dagger = proj_M(theta_0) = (0, 0, 0) (App. B)."""
-        return jnp.zeros(3, _float())
+        return jnp.zeros(3, default_float())
 
     def init(self, key: jax.Array) -> jax.Array:
         del key  # deterministic start (x0, 0, 0)
-        return jnp.asarray([self.spec.x0, 0.0, 0.0], _float())
+        return jnp.asarray([self.spec.x0, 0.0, 0.0], default_float())
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
-        return jnp.zeros((), _float())  # full batch: the loss is deterministic
+        return jnp.zeros((), default_float())  # full batch: the loss is deterministic
 
     def loss(self, params: jax.Array, batch: jax.Array) -> jax.Array:
         del batch

@@ -6,7 +6,7 @@ and GD/SGD on the stack is GD/SGD on each copy. The noise models are part of the
 linear term -<stop_gradient(z), w> whose gradient is -z, so a plain optimizer step
 w <- w - eta*grad adds +eta*z, exactly the papers' SGD models, with no special optimizer.
 
-dtype: arrays are created in the default float dtype at call time (``jnp.zeros(()).dtype``), so
+dtype: arrays are created in the default float dtype at call time (``optdyn.precision.default_float``), so
 the problems run in float32 or, under ``jax_enable_x64``, float64.
 """
 
@@ -15,12 +15,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from optdyn.precision import default_float
+
 from ..spec.components import QuadraticRiver, River2D
 from .base import Problem
-
-
-def _float():
-    return jnp.zeros(()).dtype
 
 
 def river2d_loss(w: jax.Array, slope: float, end: float) -> jax.Array:
@@ -52,7 +50,7 @@ class River2DProblem:
         self.spec = spec
 
     def init(self, key: jax.Array) -> jax.Array:
-        dt, s = _float(), self.spec
+        dt, s = default_float(), self.spec
         if s.init is not None:
             return jnp.asarray(s.init, dtype=dt).reshape(s.replicas, 2)
         (x1_lo, x1_hi), (x2_lo, x2_hi) = s.init_box
@@ -62,7 +60,7 @@ class River2DProblem:
     def sample_batch(self, key: jax.Array) -> jax.Array:
         """xi ~ N(0, sigma^2 I), (replicas, 2); zeros for GD so the batch structure (and the
         jitted step) does not depend on sigma. The projection needs w, so it is done in loss."""
-        shape, dt = (self.spec.replicas, 2), _float()
+        shape, dt = (self.spec.replicas, 2), default_float()
         if self.spec.noise_sigma == 0:
             return jnp.zeros(shape, dt)
         return self.spec.noise_sigma * jax.random.normal(key, shape, dt)
@@ -93,11 +91,11 @@ class QuadraticRiverProblem:
 
     def init(self, key: jax.Array) -> jax.Array:
         del key  # deterministic start, as in the paper's Fig. 4 setting
-        row = jnp.asarray(self.spec.init, dtype=_float())
+        row = jnp.asarray(self.spec.init, dtype=default_float())
         return jnp.tile(row, (self.spec.replicas, 1))
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
-        dt = _float()
+        dt = default_float()
         if self.spec.noise_sigma == 0:
             return jnp.zeros((self.spec.replicas,), dt)
         return self.spec.noise_sigma * jax.random.normal(key, (self.spec.replicas,), dt)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from optdyn.precision import default_float
 from optdyn.spec.schedules import (
     WSD,
     WSDS,
@@ -36,12 +37,9 @@ __all__ = [
 ]
 
 
-def _float():
-    return jnp.result_type(float)  # float64 under jax_enable_x64, float32 otherwise
-
 
 def _t(step) -> jax.Array:
-    return jnp.asarray(step, _float())
+    return jnp.asarray(step, default_float())
 
 
 def with_linear_warmup(schedule: optax.Schedule, warmup_steps: int) -> optax.Schedule:
@@ -55,10 +53,10 @@ def with_linear_warmup(schedule: optax.Schedule, warmup_steps: int) -> optax.Sch
     def sched(step):
         t = _t(step)
         # Broadcast so a constant schedule (optax returns a bare float) also maps over arrays.
-        inner = jnp.broadcast_to(jnp.asarray(schedule(step), _float()), t.shape)
+        inner = jnp.broadcast_to(jnp.asarray(schedule(step), default_float()), t.shape)
         if w == 0:
             return inner
-        ramp = jnp.asarray(schedule(w), _float()) * (t / w)
+        ramp = jnp.asarray(schedule(w), default_float()) * (t / w)
         return jnp.where(t < w, ramp, inner)
 
     return sched
@@ -126,7 +124,7 @@ def _wsd_s(spec: WSDS) -> optax.Schedule:
         t = _t(step)
         # Outside every decay window (including right after T_i) the rate is straight back at
         # peak: WSD-S does not re-warm up (paper eq. 5).
-        out = jnp.full(t.shape, spec.peak_lr, _float())
+        out = jnp.full(t.shape, spec.peak_lr, default_float())
         for d, end in spec.decays:
             out = jnp.where(_started(spec, t, d) & (t <= end), _decay(spec, t, d, end), out)
         return out
@@ -154,8 +152,8 @@ def _cyclic_cosine(spec: CyclicCosine) -> optax.Schedule:
 def _step_decay(spec: StepDecay) -> optax.Schedule:
     def sched(step):
         t = _t(step)
-        n = sum((t >= m).astype(_float()) for m in spec.milestones)
-        return spec.lr / jnp.asarray(spec.factor, _float()) ** n
+        n = sum((t >= m).astype(default_float()) for m in spec.milestones)
+        return spec.lr / jnp.asarray(spec.factor, default_float()) ** n
 
     return sched
 
