@@ -31,7 +31,7 @@ def test_json_tokenizer_round_trip_and_specials(tmp_path):
     assert tok.decode(ids[0]).replace(" ", "") == "thecatsat" and len(ids[1]) >= 1
     long = "the cat sat\n" * 20000  # > one encoding piece: still every token, in order
     assert tok.encode_batch([long])[0] == tok.encode_batch(["the cat sat\n"])[0] * 20000
-    with pytest.raises(DataError, match="nope.json: tokenizer: got 'missing'"):
+    with pytest.raises(DataError, match="nope.json: tokenizer not found"):
         load_tokenizer(tmp_path / "nope.json")
 
 

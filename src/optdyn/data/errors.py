@@ -14,3 +14,10 @@ class DataError(ValueError):
         if isinstance(shown, str) and len(shown) > 80:
             shown = shown[:77] + "..."
         super().__init__(f"{self.file}: {what}: got {shown}; expected {expected}")
+
+    @classmethod
+    def not_found(cls, file: Any, what: str, expected: Any) -> "DataError":
+        """A local copy that is not there: the message says so instead of ``got 'missing'``."""
+        err = cls(file, what, "missing", expected)
+        err.args = (f"{err.file}: {what} not found; expected {expected}",)
+        return err

@@ -50,7 +50,8 @@ def _cifar_members(path: Path) -> dict[str, bytes] | Path:
                 return cand
         raise DataError(path, "CIFAR folder", "no batches.meta or meta file", "the extracted cifar-10-batches-py or cifar-100-python folder")
     if not path.is_file():
-        raise DataError(path, "CIFAR source", "missing", "cifar-10-python.tar.gz, cifar-100-python.tar.gz or their extracted folder")
+        raise DataError.not_found(path, "CIFAR source", "cifar-10-python.tar.gz, cifar-100-python.tar.gz or their extracted folder"
+                                 " (nothing is downloaded: put a local copy there, or point the dataset's `source:` in config/data.yaml at one)")
     try:
         with tarfile.open(path, "r:*") as tar:
             return {Path(m.name).name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}

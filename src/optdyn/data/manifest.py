@@ -48,7 +48,7 @@ def write_manifest(root: str | Path, meta: dict[str, Any]) -> dict[str, Any]:
 def read_manifest(root: str | Path) -> dict[str, Any]:
     path = Path(root) / MANIFEST
     if not path.is_file():
-        raise DataError(path, "manifest", "missing", "a prepared dataset (run `optdyn data prepare` first)")
+        raise DataError.not_found(path, "manifest", "a prepared dataset (run `optdyn data <name>` first)")
     try:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as e:
@@ -67,7 +67,7 @@ def verify_manifest(root: str | Path, hashes: bool = True) -> dict[str, Any]:
     for rel, want in sorted(listed.items()):
         path = root / rel
         if not path.is_file():
-            raise DataError(path, "file", "missing", f"{want['size']} bytes listed in {root / MANIFEST}")
+            raise DataError.not_found(path, "file", f"{want['size']} bytes listed in {root / MANIFEST}")
         size = path.stat().st_size
         if size != want["size"]:
             raise DataError(path, "size", f"{size} bytes", f"{want['size']} bytes (truncated or modified)")

@@ -94,7 +94,7 @@ def load_tokens(path: str | Path, dtype: str | np.dtype, count: int | None = Non
     dtype = np.dtype(dtype)
     size = path.stat().st_size if path.is_file() else None
     if size is None:
-        raise DataError(path, "token file", "missing", "a packed .bin written by prepare")
+        raise DataError.not_found(path, "token file", "a packed .bin written by prepare")
     if size % dtype.itemsize or (count is not None and size != count * dtype.itemsize):
         want = f"{count * dtype.itemsize} bytes ({count} {dtype.name} tokens)" if count is not None else f"a multiple of {dtype.itemsize} bytes"
         raise DataError(path, "size", f"{size} bytes", want + " (truncated?)")

@@ -26,7 +26,7 @@ def read_sst2(path: str | Path) -> tuple[list[str], np.ndarray]:
     sentences and int64 labels (0 negative, 1 positive)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(path, "SST-2 file", "missing", "GLUE SST-2 train.tsv or dev.tsv")
+        raise DataError.not_found(path, "SST-2 file", "GLUE SST-2 train.tsv or dev.tsv (nothing is downloaded: put a local copy there, or point the dataset's `source:` in config/data.yaml at one)")
     sentences, labels = [], []
     with open(path, newline="", encoding="utf-8") as f:
         rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -133,7 +133,7 @@ def iter_documents(
     whole file, each non-empty line, or each article at its `` = Title = `` heading)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(path, "corpus file", "missing", "a local copy (nothing is downloaded)")
+        raise DataError.not_found(path, "corpus file", "a local copy (nothing is downloaded)")
     kind = _suffix(path)
     if kind == ".jsonl":
         with open(path, encoding="utf-8") as f:

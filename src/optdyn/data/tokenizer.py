@@ -51,7 +51,7 @@ class JsonTokenizer:
 
         path = Path(path)
         if not path.is_file():
-            raise DataError(path, "tokenizer", "missing", "a local tokenizer.json (nothing is downloaded)")
+            raise DataError.not_found(path, "tokenizer", "a local tokenizer.json (nothing is downloaded)")
         try:
             self._tok = HF.from_file(str(path))
         except Exception as e:
