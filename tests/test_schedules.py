@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import jax
@@ -18,7 +19,7 @@ from optdyn.optim.schedules import (
     wsd_branch,
     wsd_main,
 )
-from optdyn.spec.schedules import WSD, WSDS, Constant, Cosine, CyclicCosine, StepDecay
+from optdyn.spec.schedules import WSD, WSDS, Constant, Cosine, CyclicCosine, Piecewise, StepDecay
 
 PEAK = 6e-4
 MIN = 0.1 * PEAK
@@ -163,6 +164,54 @@ def test_cyclic_cosine_restarts():
     close(f(400), MIN)
 
 
+# Fig. 9's hybrids at 1/20 scale: both reach eta_min at T_1 = 250, then continue to 500.
+COSINE_WSD = {"name": "piecewise", "pieces": [
+    {"until": 250, "schedule": {"name": "cosine", "peak_lr": PEAK, "total_steps": 250}},
+    {"schedule": {"name": "wsd_s", "peak_lr": PEAK, "decays": [[450, 500]]}}]}
+WSD_COSINE = {"name": "piecewise", "pieces": [
+    {"until": 250, "schedule": {"name": "wsd_s", "peak_lr": PEAK, "decays": [[225, 250]]}},
+    {"schedule": {"name": "cyclic_cosine", "peak_lr": PEAK, "cycle_ends": [250, 500]}}]}
+
+
+def piecewise(raw: dict) -> Piecewise:
+    return Piecewise.model_validate_json(json.dumps(raw))  # as the YAML loader validates
+
+
+def test_cosine_then_wsd_hybrid():
+    f = build_schedule(piecewise(COSINE_WSD))
+    close(f(125), (PEAK + MIN) / 2)
+    close(f(250), MIN)  # T_1 still belongs to the cosine
+    close(f(251), PEAK)  # then WSD's stable phase, at peak with no warmup
+    close(f(450), PEAK)
+    close(f(475), inv_prop(25, 50))
+    close(f(500), MIN)
+    assert total_compute(piecewise(COSINE_WSD)) == 500
+
+
+def test_wsd_then_cosine_hybrid():
+    f = build_schedule(piecewise(WSD_COSINE))
+    close(f(100), PEAK)
+    close(f(240), inv_prop(15, 25))
+    close(f(250), MIN)
+    close(f(251), MIN + (PEAK - MIN) * (1 + math.cos(math.pi / 250)) / 2)
+    close(f(375), (PEAK + MIN) / 2)
+    close(f(500), MIN)
+
+
+@pytest.mark.parametrize("pieces, message", [
+    ([{"schedule": {"name": "constant", "lr": 0.1}}], "at least 2"),
+    ([{"until": 10, "schedule": {"name": "constant", "lr": 0.1}}, {"until": 20, "schedule": {"name": "constant", "lr": 0.2}}],
+     "the last none"),
+    ([{"until": 10, "schedule": {"name": "constant", "lr": 0.1}}, {"until": 5, "schedule": {"name": "constant", "lr": 0.1}},
+      {"schedule": {"name": "constant", "lr": 0.2}}], "strictly increasing"),
+    ([{"until": 10, "schedule": {"name": "wsd", "peak_lr": 0.1, "decays": [[5, 10]]}}, {"schedule": {"name": "constant", "lr": 0.2}}],
+     "wsd"),
+])
+def test_piecewise_rejects_bad_pieces(pieces, message):
+    with pytest.raises(ValueError, match=message):
+        piecewise({"name": "piecewise", "pieces": pieces})
+
+
 def test_step_decay():
     f = build_schedule(StepDecay(name="step_decay", lr=0.1, factor=10.0, milestones=[100, 200]))
     close(f(0), 0.1)
@@ -199,6 +248,7 @@ SPECS = [
     StepDecay(name="step_decay", lr=0.1, factor=2.0, milestones=[10, 30]),
     WSDS(name="wsd_s", peak_lr=PEAK, decays=[(10, 20), (30, 50)], warmup_steps=5),
     WSDS(name="wsd_s", peak_lr=0.02, shape="theory", gamma=10.0, decays=[(10, 20)]),
+    piecewise(WSD_COSINE),
 ]
 
 

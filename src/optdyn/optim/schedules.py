@@ -23,6 +23,7 @@ from optdyn.spec.schedules import (
     Constant,
     Cosine,
     CyclicCosine,
+    Piecewise,
     StepDecay,
 )
 
@@ -158,6 +159,21 @@ def _step_decay(spec: StepDecay) -> optax.Schedule:
     return sched
 
 
+def _piecewise(spec: Piecewise) -> optax.Schedule:
+    bounded = [(p.until, build_schedule(p.schedule)) for p in spec.pieces[:-1]]
+    last = build_schedule(spec.pieces[-1].schedule)
+
+    def sched(step):
+        t = _t(step)
+        out = last(step)
+        # from the latest bound back, so the earliest window holding t is applied last and wins
+        for until, fn in reversed(bounded):
+            out = jnp.where(t <= until, fn(step), out)
+        return out
+
+    return sched
+
+
 def build_schedule(spec) -> optax.Schedule:
     """The optax schedule of one run. A WSD plan (``branch`` None) resolves into its main branch
     (that run) plus one run per decay branch (``branch`` k), see ``spec/runs.py``."""
@@ -175,6 +191,8 @@ def build_schedule(spec) -> optax.Schedule:
         inner = _step_decay(spec)
     elif isinstance(spec, WSDS):
         inner = _wsd_s(spec)
+    elif isinstance(spec, Piecewise):
+        inner = _piecewise(spec)
     else:
         raise ValueError(f"unknown schedule spec {type(spec).__name__}")
     return with_linear_warmup(inner, spec.warmup_steps)
@@ -200,4 +218,6 @@ def total_compute(spec) -> int:
         return spec.total_steps
     if isinstance(spec, CyclicCosine):
         return spec.cycle_ends[-1]
+    if isinstance(spec, Piecewise):
+        return total_compute(spec.pieces[-1].schedule)
     raise ValueError(f"{type(spec).__name__} has no intrinsic length; its run length is the budget")

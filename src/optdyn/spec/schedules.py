@@ -133,6 +133,36 @@ def _check_increasing(values: list, what: str) -> list:
     return values
 
 
+class Piece(Strict):
+    """One segment of a ``piecewise`` schedule: ``schedule`` (at the absolute step) on
+    (previous ``until``, ``until``]; the last piece has ``until: null`` and runs on."""
+
+    until: int | None = Field(None, gt=0)
+    schedule: "PieceSchedule"
+
+
+class Piecewise(_Schedule):
+    """Schedules spliced in absolute time, e.g. the paper's Fig. 9 hybrids: Cosine-WSD is a
+    cosine to T_1 then WSD-S decays after it; WSD-Cosine is WSD-S to T_1 then the second cycle of
+    a cyclic cosine. Each piece owns the steps up to and including its ``until`` (the
+    (T_{k-1}, T_k] convention of the cyclic cosine), so T_1 itself is still the first piece's eta_min."""
+
+    name: Literal["piecewise"]
+    pieces: list[Piece] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _ends(self):
+        ends = [p.until for p in self.pieces]
+        if ends[-1] is not None or any(e is None for e in ends[:-1]):
+            raise ValueError(f"every piece but the last needs `until`, and the last none; got {ends}")
+        _check_increasing(ends[:-1], "piece ends (until)")
+        return self
+
+
+# A WSD plan expands into several runs, so it cannot be one piece of a single run's schedule.
+PieceSchedule = Annotated[Union[Constant, Cosine, CyclicCosine, StepDecay, WSDS], Field(discriminator="name")]
+Piece.model_rebuild()
+
 ScheduleSpec = Annotated[
-    Union[Constant, Cosine, CyclicCosine, StepDecay, WSD, WSDS], Field(discriminator="name")
+    Union[Constant, Cosine, CyclicCosine, StepDecay, WSD, WSDS, Piecewise], Field(discriminator="name")
 ]
