@@ -1,9 +1,10 @@
-# Probes: measurements on a finished run, one job per content-addressed probe id.
+# Probes: measurements on finished runs, one job per content-addressed probe id; a probe across
+# runs (a landscape through several runs' checkpoints) waits for every run it reads.
 
 
 rule probe:
     input:
-        lambda wc: run_status(PLAN.probes[wc.probe_id].run_id),
+        lambda wc: sorted({run_status(rid) for rid in PLAN.probes[wc.probe_id].run_ids.values()}),
     output:
         f"{RESULTS}/probes/{{probe_id}}.parquet",
     log:

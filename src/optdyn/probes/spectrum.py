@@ -1,9 +1,9 @@
 """Generic curvature probes on a run's checkpoints (built on ``probes/curvature.py``).
 
-``hessian_spectrum``: for each requested step, the run's state is restored from its Orbax
-checkpoint (or replayed from the nearest earlier one: training is a pure function of seed and
-step), the problem's loss is fixed on one batch ``sample_batch(PRNGKey(batch_seed))``, and the
-top-k Hessian eigenpairs are computed on the flat parameter vector. Every value is recorded
+``hessian_spectrum``: for each requested step, the run's params are restored (``restore.py``:
+its Orbax checkpoint, or a replay from the nearest earlier one), the problem's loss is fixed
+on one batch ``sample_batch(PRNGKey(batch_seed))``, and the top-k Hessian eigenpairs are
+computed on the flat parameter vector. Every value is recorded
 with its solver, iteration count, residual ||Hv - lv|| and dtype (conventions.md, lesson 5).
 """
 
@@ -15,36 +15,10 @@ import numpy as np
 import pandas as pd
 from jax.flatten_util import ravel_pytree
 
-from optdyn.train.checkpoint import Checkpoints
 from optdyn.train.trainer import Trainer
 
 from . import curvature
-
-
-def _states_at(trainer: Trainer, ckpts: Checkpoints, steps: list[int]) -> dict[int, dict]:
-    """Params (host arrays) at each step, restoring checkpoints and replaying between them."""
-    template = trainer.init_state()
-    out, cur_step, cur = {}, None, None
-    for s in sorted(set(steps)):
-        base = ckpts.latest_at_most(s)
-        if cur_step is None or (base is not None and base > cur_step):
-            cur_step, cur = (base, ckpts.restore(base, template)) if base is not None else (0, template)
-        if s > cur_step:
-            cur, _ = trainer.advance(cur, s - cur_step)
-            cur_step = s
-        out[s] = jax.device_get(cur["params"])
-    return out
-
-
-def _requested_steps(run, spec, ckpts: Checkpoints) -> list[int]:
-    last = run.status.get("steps_done", run.status.get("steps", run.spec.steps))
-    if spec.steps is None:
-        return ckpts.steps()
-    late = [s for s in spec.steps if s > last or s < 0]
-    if late:
-        raise ValueError(f"run {run.run_id} has no state at steps {late}: "
-                         f"it ended at step {last} ({run.status.get('status')})")
-    return sorted(set(spec.steps))
+from .restore import params_at
 
 
 def _cast(tree, dtype):
@@ -59,17 +33,12 @@ def hessian_spectrum(run, spec) -> pd.DataFrame:
     x64_before = jax.config.jax_enable_x64
     try:
         trainer = Trainer(run.spec)  # switches x64 to the run's dtype, as training did
-        ckpts = Checkpoints(run.dir / "checkpoints")
-        try:
-            steps = _requested_steps(run, spec, ckpts)
-            params_at = _states_at(trainer, ckpts, steps)
-        finally:
-            ckpts.close()
+        params = params_at(run, spec.steps, trainer)
         batch = jax.device_get(trainer.problem.sample_batch(jax.random.PRNGKey(spec.batch_seed)))
         dtype_name = spec.dtype or run.spec.dtype
         if dtype_name == "float64":
             jax.config.update("jax_enable_x64", True)
-        return _spectrum_table(trainer.problem.loss, params_at, batch, jnp.dtype(dtype_name), spec)
+        return _spectrum_table(trainer.problem.loss, params, batch, jnp.dtype(dtype_name), spec)
     finally:
         jax.config.update("jax_enable_x64", x64_before)
 

@@ -16,10 +16,11 @@ from pydantic import TypeAdapter
 from . import plots
 from .datasets import load_datasets
 from .errors import SpecError, from_validation
-from .identity import probe_id, run_id
+from .identity import probe_id, run_id, run_refs
 from .overrides import apply_overrides, expand_presets
 from .paper import FigureSpec, PaperSpec, RunSpec, WorkflowConfig
 from .plots import PlotSpec
+from .probes import CheckpointRef
 from .runs import natural_steps, wsd_plan_runs
 from .yamlio import load_yaml
 
@@ -37,8 +38,13 @@ class ResolvedRun:
 @dataclass
 class ResolvedProbe:
     probe_id: str
-    run_id: str
+    run_ids: dict[str, str]  # figure-local run name -> run id: every run the probe reads
     spec: Any  # a ProbeSpec
+
+    @property
+    def run_id(self) -> str:
+        """The run a one-run probe measures (a probe across runs: their ids, joined by ', ')."""
+        return ", ".join(self.run_ids.values())
 
 
 @dataclass
@@ -161,12 +167,37 @@ def _load_paper(plan: Plan, file: Path, name: str) -> None:
 def _resolve_probes(plan: Plan, fig: FigureSpec, runs: dict[str, str], f: str, where: str) -> dict[str, str]:
     out = {}
     for pname, probe in fig.probes.items():
-        if probe.run not in runs:
-            raise SpecError(f, f"{where}.probes.{pname}.run", probe.run, f"no such run in this figure; have: {', '.join(runs)}")
-        pid = probe_id(probe, runs[probe.run])
-        plan.probes.setdefault(pid, ResolvedProbe(pid, runs[probe.run], probe))
+        pwhere = f"{where}.probes.{pname}"
+        used = {}
+        for path, name in run_refs(probe.model_dump(mode="json")):
+            if name not in runs:
+                raise SpecError(f, f"{pwhere}.{path}", name, f"no such run in this figure; have: {', '.join(runs)}")
+            used[name] = runs[name]
+        _check_points(plan, probe, used, f, pwhere)
+        pid = probe_id(probe, used)
+        plan.probes.setdefault(pid, ResolvedProbe(pid, used, probe))
         out[pname] = pid
     return out
+
+
+def _check_points(plan: Plan, probe: Any, used: dict[str, str], f: str, pwhere: str) -> None:
+    """A probe's ``{run, step}`` points: within their runs, on one parameter structure (one
+    model); like a branch point, each step becomes a checkpoint the run keeps."""
+    points = [(path, p) for path, p in _named(probe, "step") if isinstance(p, CheckpointRef)]
+    first = points[0][1].run if points else None
+    for path, point in points:
+        run = plan.runs[used[point.run]]
+        branch = run.spec.branch_from
+        if point.step > run.spec.steps:
+            raise SpecError(f, f"{pwhere}.{path}.step", point.step, f"run '{point.run}' only runs {run.spec.steps} steps")
+        if branch is not None and point.step < branch.step:
+            raise SpecError(f, f"{pwhere}.{path}.step", point.step,
+                            f"run '{point.run}' starts at step {branch.step} (a branch of '{branch.run}'); name that run for earlier steps")
+        if point.step > (branch.step if branch is not None else 0):  # the start is the parent's checkpoint / the init
+            run.checkpoint_steps.add(point.step)
+        if run.spec.model != plan.runs[used[first]].spec.model:
+            raise SpecError(f, f"{pwhere}.{path}.run", point.run,
+                            f"its model differs from run '{first}''s; the points of one landscape must share a model")
 
 
 def _check_plot(plot: PlotSpec, cls: type[PlotSpec], fig: FigureSpec, paper: PaperSpec, f: str, where: str) -> None:

@@ -1,5 +1,9 @@
-"""Typed configs of probes: measurements on a finished run (its logged trajectory or its
-checkpoints) that run as their own jobs and write a parquet table."""
+"""Typed configs of probes: measurements on finished runs (their logged trajectories or their
+checkpoints) that run as their own jobs and write a parquet table.
+
+A probe names the runs it measures by their figure-local names, in a top-level ``run`` field
+(one-run probes) or in ``{run, step}`` checkpoint references (landscapes across runs); the plan
+resolves every ``run`` key it finds, at any depth."""
 
 from __future__ import annotations
 
@@ -48,4 +52,72 @@ class HessianSpectrum(Strict):
         return self
 
 
-ProbeSpec = Annotated[Union[(RiverProgress, HessianSpectrum, *problems.collect("PROBES"))], Field(discriminator="kind")]
+class CheckpointRef(Strict):
+    """A run's parameters at one step: a point of a loss landscape. The plan makes the run keep a
+    checkpoint there (like a branch point); step 0 is the initialization."""
+
+    run: str  # a run of the same figure
+    step: int = Field(ge=0)
+
+
+class Linspace(Strict):
+    """``numpy.linspace(start, stop, num)``: a grid written by its ends."""
+
+    start: float
+    stop: float
+    num: int = Field(ge=1)
+
+
+Grid = Linspace | list[float]  # a linspace or the values themselves
+
+
+class LossEval(Strict):
+    """Which loss a landscape probe evaluates at each point: a scalar of ``problem.metrics``
+    (e.g. ``val_loss`` on fixed held-out batches), or the training loss on the one fixed batch
+    ``problem.sample_batch(PRNGKey(batch_seed))``."""
+
+    metric: str | None = None
+    batch_seed: int | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        if (self.metric is None) == (self.batch_seed is None):
+            raise ValueError("give exactly one of metric (a scalar of problem.metrics) or batch_seed (the training loss on that batch)")
+        return self
+
+
+class _Landscape(Strict):
+    eval: LossEval = LossEval(batch_seed=0)
+    chunk: int = Field(16, ge=1)  # points evaluated together (vmap inside lax.map): memory vs speed
+
+
+class Interpolation(_Landscape):
+    """The loss along theta(alpha) = (1 - alpha) theta_start + alpha theta_end (WSD Fig. 5, 12, 13);
+    one row per alpha, with ||theta_end - theta_start||. All points' runs share one model."""
+
+    kind: Literal["interpolation"]
+    start: CheckpointRef  # alpha = 0
+    end: CheckpointRef  # alpha = 1
+    # [inferred] catalog sec. 6: the paper states neither the number of points nor the range
+    alphas: Grid = Linspace(start=-0.2, stop=1.2, num=29)
+
+
+class PlaneSlice(_Landscape):
+    """The loss on theta = O + a (P_a - O) + b (P_b - O) over the grid a_values x b_values (WSD
+    Fig. 14: O = A', P_a = A, P_b = B'). ``basis: orthonormal`` evaluates instead on
+    O + a ||P_a - O|| e1 + b ||P_b - O|| e2, with (e1, e2) Gram-Schmidt of the two directions,
+    so distances along both axes are true parameter distances. Every row carries both
+    coordinates ((a, b) and the distances (x, y) along e1, e2), ||P_a - O||, ||P_b - O|| and
+    the angle between the directions."""
+
+    kind: Literal["plane_slice"]
+    origin: CheckpointRef  # (a, b) = (0, 0)
+    a_point: CheckpointRef  # (1, 0)
+    b_point: CheckpointRef  # (0, 1) in the raw basis
+    a_values: Grid = Linspace(start=-0.5, stop=1.5, num=21)  # [inferred] catalog sec. 6
+    b_values: Grid = Linspace(start=-0.5, stop=1.5, num=21)
+    basis: Literal["raw", "orthonormal"] = "raw"
+
+
+ProbeSpec = Annotated[Union[(RiverProgress, HessianSpectrum, Interpolation, PlaneSlice, *problems.collect("PROBES"))],
+                      Field(discriminator="kind")]
