@@ -11,6 +11,10 @@ Optional members, looked up with ``getattr`` by the trainer when a run needs the
   ``fisher_diag(params, key) -> PyTree``: a diagonal-Fisher estimate like params, which IRE ranks
   coordinates by (networks: ``probes.fisher.sampled_fisher_diag`` on a batch drawn from ``key``;
   squared-loss toys: their own Gauss-Newton diagonal). Jittable.
+  ``sharpness(params, *, examples, iters) -> scalar``: the top Hessian eigenvalue of the training
+  loss on the first ``examples`` training examples (None: all) by ``iters`` Lanczos steps, which
+  the ``inverse_sharpness`` optimizer (eta_t = lr_t / S) divides its step by (networks:
+  ``models/networks.py`` NetworkProblem). Jittable.
 """
 
 from __future__ import annotations

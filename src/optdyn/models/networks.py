@@ -10,11 +10,11 @@ from flax import nnx
 
 from optdyn.data.prepare import load_prepared
 from optdyn.probes.curvature import flatten, top_eigenpairs
-from optdyn.spec.components import CNNNet, MLPNet, PreparedData, ResNet18Net
+from optdyn.spec.components import CNNNet, MLPNet, PreparedData, ResNet18Net, TransformerNet
 
 from .classifier import ClassifierProblem
 from .losses import BINARY
-from .nets import CNN, MLP, ResNet18
+from .nets import CNN, MLP, ResNet18, Transformer
 
 ACTIVATIONS = {"swish": nnx.swish, "relu": nnx.relu, "gelu": nnx.gelu, "tanh": nnx.tanh}
 
@@ -33,19 +33,55 @@ def _module_fn(model, shape: tuple[int, ...], n_out: int):
     raise ValueError(f"no network builder for model '{model.name}'")
 
 
-def build_network(model: MLPNet | CNNNet | ResNet18Net, data: PreparedData, root: Path) -> ClassifierProblem:
+def _transformer_fn(model: TransformerNet, ds, n_out: int):
+    info = ds.meta.get("info", {})
+    if "vocab_size" not in info:
+        raise ValueError(f"model 'transformer' needs a token dataset with a vocab_size; '{ds.name}' has none")
+    act = ACTIVATIONS[model.activation]
+    return lambda rngs: Transformer(int(info["vocab_size"]), n_out, hidden=model.hidden, heads=model.heads,
+                                    layers=model.layers, ffn=model.ffn, max_positions=model.max_positions,
+                                    activation=act, mask_padding=model.mask_padding,
+                                    pad_token_id=int(info.get("pad_id", 0)), head_zero_init=model.head_zero_init,
+                                    rngs=rngs)
+
+
+def _inputs(model, ds, split: str) -> np.ndarray:
+    key = f"tokens_{split}" if isinstance(model, TransformerNet) else f"x_{split}"
+    if key not in ds.arrays:
+        kind = "token" if key.startswith("tokens") else "image/feature"
+        raise ValueError(f"model '{model.name}' needs a {kind} dataset with '{key}'; '{ds.name}' has {sorted(ds.arrays)}")
+    return np.asarray(ds[key])
+
+
+def build_network(model: MLPNet | CNNNet | ResNet18Net | TransformerNet, data: PreparedData, root: Path) -> ClassifierProblem:
     ds = load_prepared(data.dataset, root)
-    x_train, y_train = np.asarray(ds["x_train"]), np.asarray(ds["y_train"]).astype(np.int32)
-    x_test, y_test = np.asarray(ds["x_test"]), np.asarray(ds["y_test"]).astype(np.int32)
+    x_train, y_train = _inputs(model, ds, "train"), np.asarray(ds["y_train"]).astype(np.int32)
+    x_test, y_test = _inputs(model, ds, "test"), np.asarray(ds["y_test"]).astype(np.int32)
     binary = model.criterion in BINARY
     if binary:
         if set(np.unique(y_train)) - {0, 1}:
             raise ValueError(f"criterion '{model.criterion}' needs a two-class dataset; '{data.dataset}' has labels {sorted(set(y_train))}")
         y_train, y_test = 2 * y_train - 1, 2 * y_test - 1  # the authors' +-1 targets
     n_out = 1 if binary else int(max(y_train.max(), y_test.max())) + 1
-    problem = ClassifierProblem(_module_fn(model, x_train.shape[1:], n_out), x_train, y_train, model.criterion,
+    module_fn = _transformer_fn(model, ds, n_out) if isinstance(model, TransformerNet) else \
+        _module_fn(model, x_train.shape[1:], n_out)
+    problem = NetworkProblem(module_fn, x_train, y_train, model.criterion,
                                 batch_size=model.batch_size, ghost=model.ghost, eval_data=(x_test, y_test))
     return problem if model.sharpness_iters is None else WithSharpness(problem, model.sharpness_iters)
+
+
+class NetworkProblem(ClassifierProblem):
+    """A ``ClassifierProblem`` with the optional ``sharpness`` member of ``models/base.py``."""
+
+    def sharpness(self, params, *, examples: int | None = None, iters: int = 20):
+        """Top Hessian eigenvalue (Lanczos, ``iters`` HVPs from a fixed start) of the training
+        loss on the first ``examples`` training examples (all when None or more than n), as the
+        authors' 1/S rule measures it on the first 1000 (catalog 004 sec. 2, Fig. 6). Jittable."""
+        n = self.n if examples is None else min(examples, self.n)
+        chunks = self.ghost if n % self.ghost == 0 else 1
+        f, x, _ = flatten(lambda p, b: self._over_chunks(self.criterion, p, *b, chunks), params, (self.X[:n], self.y[:n]))
+        vals, _ = top_eigenpairs(f, x, 1, "lanczos", iters=iters)
+        return vals[0]
 
 
 class WithSharpness:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from optdyn.spec.components import NETWORK_MODELS, TOY_MODELS
+from optdyn.spec.components import LM_MODELS, NETWORK_MODELS, TOY_MODELS
 from optdyn.spec.paper import RunSpec
 from optdyn.spec.problems import MODULES
 
@@ -35,6 +35,10 @@ def build_problem(spec: RunSpec, data_root: Path = Path("resources/data")) -> Pr
         from .networks import build_network
 
         return build_network(model, data, data_root)
+    if model.name in LM_MODELS:
+        from .lm.problem import build_lm
+
+        return build_lm(model, data, data_root)
     for paper in MODULES:
         # only the paper whose spec declares the model: other papers' engines can be slow to import
         if type(model) not in importlib.import_module(f"optdyn.spec.problems.{paper}").MODELS:

@@ -2,19 +2,21 @@
 
 Wrappers unwrap from the outside in: ``ire`` multiplies its base's update (``optim/ire.py``),
 ``sam`` changes where the gradient is taken (``optim/sam.py``, applied by the trainer) and
-leaves the base's update rule as it is.
+leaves the base's update rule as it is; ``inverse_sharpness`` divides its base's update by the
+sharpness (``optim/inverse_sharpness.py``).
 """
 
 from __future__ import annotations
 
 import optax
 
-from optdyn.spec.components import IRE, SAM, SGD, AdamW
+from optdyn.spec.components import IRE, SAM, SGD, AdamW, InverseSharpness
 
+from .inverse_sharpness import inverse_sharpness
 from .ire import ire
 
 
-def build_optimizer(spec: SGD | AdamW | SAM | IRE, schedule: optax.Schedule, *, peak_lr: float | None = None,
+def build_optimizer(spec: SGD | AdamW | SAM | IRE | InverseSharpness, schedule: optax.Schedule, *, peak_lr: float | None = None,
                     per_replica: bool = False) -> optax.GradientTransformation:
     """``peak_lr`` is lr_max of IRE's prog_decay; ``per_replica`` ranks IRE's mask per replica."""
     if spec.name == "ire":
@@ -27,6 +29,8 @@ def build_optimizer(spec: SGD | AdamW | SAM | IRE, schedule: optax.Schedule, *, 
         return ire(base, spec.kappa, spec.gamma, spec.every, spec.start, scale, per_replica)
     if spec.name == "sam":
         return build_optimizer(spec.base, schedule)
+    if spec.name == "inverse_sharpness":
+        return inverse_sharpness(build_optimizer(spec.base, schedule), spec.every)
     if spec.name == "sgd":
         parts = []
         if spec.weight_decay:

@@ -57,24 +57,71 @@ class BigramSoftmax(Strict):
     init_scale: float = Field(0.0, ge=0)  # 0 = zeros, as in the catalog's reference runs
 
 
+class LMMesh(Strict):
+    """Devices of one job as a ("data", "fsdp") mesh (``train/sharding.py``): the batch is split
+    over all devices, each parameter over ``fsdp`` along its largest divisible axis."""
+
+    data: int = Field(-1, ge=-1)  # -1: every device not used by fsdp
+    fsdp: int = Field(1, ge=1)
+
+
 class _Transformer(Strict):
+    """A decoder-only language model on a prepared token dataset (``models/lm/``), trained on
+    ``batch_size`` random windows of ``seq_len + 1`` tokens per step (next-token CE)."""
+
     hidden: int = Field(gt=0)
     intermediate: int = Field(gt=0)
     layers: int = Field(gt=0)
     heads: int = Field(gt=0)
     vocab_size: int | None = Field(None, gt=0)  # None: taken from the dataset's tokenizer
+    norm_eps: float = Field(1e-5, gt=0)
+    init_std: float = Field(0.02, gt=0)
+    # Master weights stay in the run's dtype; bfloat16 casts them inside the forward pass
+    # (logits and loss in float32), as Levanter's and nanoGPT's mixed precision do.
+    compute_dtype: Literal["float32", "bfloat16"] = "float32"
+    # Gradient accumulation: the step's batch is cut into this many equal micro-batches whose
+    # gradients are averaged (a memory knob; the update is the full-batch one up to rounding).
+    microbatches: int = Field(1, ge=1)
+    # validation loss = mean over this many fixed windows of the val split [inferred: the paper
+    # gives no eval-set size]
+    eval_windows: int = Field(256, ge=1)
+    mesh: LMMesh | None = None  # None: one device, no sharding
+
+    @model_validator(mode="after")
+    def _shapes_fit(self):
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden {self.hidden} is not divisible by heads {self.heads}")
+        if self.batch_size % self.microbatches:
+            raise ValueError(f"microbatches {self.microbatches} must divide batch_size {self.batch_size}")
+        return self
 
 
 class Llama(_Transformer):
-    """LLaMA architecture (RMSNorm, RoPE, SwiGLU); sizes of WSD paper Table 2."""
+    """LLaMA architecture (RMSNorm, RoPE on q/k, SwiGLU, pre-norm, untied head); sizes of WSD
+    paper Table 2, context 4096 and 1024 sequences (4M tokens) per step (Sec. 5.1)."""
 
     name: Literal["llama"]
     seq_len: int = Field(4096, gt=0)
+    batch_size: int = Field(1024, gt=0)
+    rope_theta: float = Field(10000.0, gt=0)  # [inferred] Levanter's LlamaConfig default
+    tie_embeddings: bool = False
+
+    @model_validator(mode="after")
+    def _rope_pairs(self):
+        if (self.hidden // self.heads) % 2:
+            raise ValueError(f"RoPE needs an even head dim; hidden/heads = {self.hidden // self.heads}")
+        return self
 
 
 class GPT2(_Transformer):
+    """nanoGPT's GPT-2: learned positions, LayerNorm, GELU MLP, tied embeddings, no dropout.
+    [inferred] 480 sequences per step: nanoGPT's 12 x 40 accumulation, 491,520 tokens ("0.5M")."""
+
     name: Literal["gpt2"]
     seq_len: int = Field(1024, gt=0)
+    batch_size: int = Field(480, gt=0)
+    bias: bool = True  # nanoGPT's GPT-2 default: biases in Linear and LayerNorm
+    tie_embeddings: bool = True
 
 
 # --- networks on prepared datasets (config/data.yaml; models/networks.py builds them) ----------
@@ -115,10 +162,34 @@ class ResNet18Net(_ImageClassifier):
     groups: int = Field(16, gt=0)
 
 
-NETWORK_MODELS = ("mlp", "cnn", "resnet18")
+class TransformerNet(_ImageClassifier):
+    """Damian et al.'s post-LN Transformer classifier (``models/nets_transformer.py``) on a
+    prepared token dataset (``tokens_train``/``y_train``, e.g. sst2_5k or synthetic_tokens); the
+    vocabulary comes from the dataset. Defaults are the paper's: 2 layers, width 64, 2 heads,
+    FFN 64 (no 4x expansion), mean-pool over all positions, zero-init head, binary MSE."""
+
+    name: Literal["transformer"]
+    criterion: Literal["cat_mse", "binary_mse", "ce", "logistic"] = "binary_mse"
+    layers: int = Field(2, ge=1)
+    hidden: int = Field(64, gt=0)
+    heads: int = Field(2, gt=0)
+    ffn: int = Field(64, gt=0)
+    max_positions: int = Field(64, gt=0)  # learned positional embeddings; longer inputs are refused
+    mask_padding: bool = False  # the code: no attention mask, padding averaged in; True: a "clean" variant
+    head_zero_init: bool = True
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self):
+        if self.hidden % self.heads:
+            raise ValueError(f"heads ({self.heads}) must divide hidden ({self.hidden})")
+        return self
+
+
+NETWORK_MODELS = ("mlp", "cnn", "resnet18", "transformer")
+LM_MODELS = ("llama", "gpt2")
 
 ModelSpec = Annotated[
-    Union[(River2D, QuadraticRiver, BigramSoftmax, Llama, GPT2, MLPNet, CNNNet, ResNet18Net, *problems.collect("MODELS"))],
+    Union[(River2D, QuadraticRiver, BigramSoftmax, Llama, GPT2, MLPNet, CNNNet, ResNet18Net, TransformerNet, *problems.collect("MODELS"))],
     Field(discriminator="name"),
 ]
 
@@ -154,7 +225,7 @@ DataSpec = Annotated[Union[BigramLanguage, PreparedData], Field(discriminator="n
 
 #: datasets each data-driven model can train on
 DATA_FOR_MODEL: dict[str, tuple[str, ...]] = {"bigram_softmax": ("bigram_language",),
-                                              **{m: ("prepared",) for m in NETWORK_MODELS}}
+                                              **{m: ("prepared",) for m in (*NETWORK_MODELS, *LM_MODELS)}}
 
 
 # --- optimizers (the learning rate comes from the run's schedule) -----------------------------
@@ -205,4 +276,17 @@ class IRE(Strict):
     base: Annotated[Union[SGD, AdamW, SAM], Field(discriminator="name")]
 
 
-OptimizerSpec = Annotated[Union[SGD, AdamW, SAM, IRE], Field(discriminator="name")]
+class InverseSharpness(Strict):
+    """eta_t = lr_t / S(theta_t) (Damian et al. App. G.1's eta_t := 1/S with a constant lr 1):
+    the base update divided by the sharpness, the top Hessian eigenvalue of the training loss on
+    the first ``examples`` training examples (None: the whole training set) by ``iters`` Lanczos
+    steps (the problem's ``sharpness``), refreshed at steps 0, every, 2 every, ... (the code: 40)."""
+
+    name: Literal["inverse_sharpness"]
+    every: int = Field(40, ge=1)
+    examples: int | None = Field(None, gt=0)
+    iters: int = Field(20, ge=2)
+    base: Annotated[Union[SGD, AdamW, SAM], Field(discriminator="name")]
+
+
+OptimizerSpec = Annotated[Union[SGD, AdamW, SAM, IRE, InverseSharpness], Field(discriminator="name")]

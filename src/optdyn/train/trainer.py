@@ -21,6 +21,7 @@ from optdyn.optim.optimizers import build_optimizer, find, peak_lr
 from optdyn.optim.sam import sam_value_and_grad
 from optdyn.optim.schedules import build_schedule
 from optdyn.spec.paper import RunSpec
+from optdyn.train.sharding import sharding_for
 
 #: fold_in tags of the per-step keys derived from the step's data key
 _SAM_KEY, _FISHER_KEY = 1, 2
@@ -38,26 +39,37 @@ class Trainer:
         self.ire = find(spec.optimizer, "ire")
         if self.ire is not None and not hasattr(self.problem, "fisher_diag"):
             raise ValueError(f"model '{spec.model.name}' has no fisher_diag(params, key), which IRE ranks coordinates by")
+        self.inverse_sharpness = find(spec.optimizer, "inverse_sharpness")
+        if self.inverse_sharpness is not None and not hasattr(self.problem, "sharpness"):
+            raise ValueError(f"model '{spec.model.name}' has no sharpness(params, examples, iters), which eta_t = lr_t/S needs")
         lr_max = peak_lr(spec.schedule) if self.ire is not None and self.ire.prog_decay else None
         self.tx = build_optimizer(spec.optimizer, self.schedule, peak_lr=lr_max, per_replica=self.per_replica)
         self.init_key, self.data_key = jax.random.split(jax.random.PRNGKey(spec.seed))
+        # gradient accumulation over the problem's micro-batches (LMs: the model spec's field)
+        self.microbatches = int(getattr(self.problem, "microbatches", 1))
+        if self.sam is not None and self.microbatches > 1:
+            raise ValueError("SAM with microbatches > 1 is not supported: its ascent direction is the whole batch's gradient")
+        self.sharding = sharding_for(self.problem)
         self._chunks: dict[int, Any] = {}
         self._metrics = jax.jit(self.problem.metrics)
 
     def init_state(self) -> dict:
         params = self.problem.init(self.init_key)
-        return {"params": params, "opt_state": self.tx.init(params), "step": jnp.asarray(0, jnp.int32)}
+        return self.sharding.place({"params": params, "opt_state": self.tx.init(params), "step": jnp.asarray(0, jnp.int32)})
 
     def _step(self, state: dict, _: Any) -> tuple[dict, dict]:
         t = state["step"]
         key = jax.random.fold_in(self.data_key, t)
-        batch = self.problem.sample_batch(key)
+        batch = self.sharding.constrain_batch(self.problem.sample_batch(key))
         if self.sam is None:
-            loss, grads = jax.value_and_grad(self.problem.loss)(state["params"], batch)
+            loss, grads = self._value_and_grad(state["params"], batch)
         else:
             loss, grads = sam_value_and_grad(self.problem.loss, state["params"], batch, jax.random.fold_in(key, _SAM_KEY),
                                              self.sam.rho, self.sam.perturbation, self.per_replica)
-        if self.ire is None:
+        if self.inverse_sharpness is not None:  # its base is never IRE (spec), so the two are exclusive
+            updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"], step=t,
+                                                sharpness=self._sharpness(state["params"], t))
+        elif self.ire is None:
             updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"])
         else:
             fisher = self._fisher(state["params"], t, jax.random.fold_in(key, _FISHER_KEY))
@@ -67,13 +79,39 @@ class Trainer:
         if self.ire is not None:
             mask = jax.tree.leaves(opt_state.mask)
             logged["ire_flat_fraction"] = sum(jnp.sum(m) for m in mask) / sum(m.size for m in mask)
-        return {"params": params, "opt_state": opt_state, "step": t + 1}, logged
+        if self.inverse_sharpness is not None:  # the learning rate actually applied, lr_t / S
+            logged["lr"] = logged["lr"] / opt_state.sharpness
+            logged["inverse_sharpness_S"] = opt_state.sharpness
+        return self.sharding.constrain_state({"params": params, "opt_state": opt_state, "step": t + 1}), logged
+
+    def _value_and_grad(self, params, batch):
+        """Loss and gradient of the batch; with micro-batches, the mean of the micro-batches' ones
+        (a ``lax.scan``, so only one micro-batch's activations are alive). Micro-batch j holds
+        rows j, j + k, j + 2k... so each device's rows of a sharded batch split evenly."""
+        k = self.microbatches
+        if k == 1:
+            return jax.value_and_grad(self.problem.loss)(params, batch)
+        micro = jax.tree.map(lambda x: jnp.swapaxes(x.reshape(x.shape[0] // k, k, *x.shape[1:]), 0, 1), batch)
+
+        def add(acc, mb):
+            return jax.tree.map(jnp.add, acc, jax.value_and_grad(self.problem.loss)(params, mb)), None
+
+        zero = (jnp.zeros((), jax.tree.leaves(params)[0].dtype), jax.tree.map(jnp.zeros_like, params))
+        total, _ = jax.lax.scan(add, zero, self.sharding.constrain_micro(micro))
+        return jax.tree.map(lambda v: v / k, total)
 
     def _fisher(self, params, t, key):
         """The problem's diagonal-Fisher estimate on IRE's refresh steps, zeros otherwise."""
         return jax.lax.cond(refresh_due(t, self.ire.start, self.ire.every),
                             lambda: jax.tree.map(lambda h, p: h.astype(p.dtype), self.problem.fisher_diag(params, key), params),
                             lambda: jax.tree.map(jnp.zeros_like, params))
+
+    def _sharpness(self, params, t):
+        """The problem's sharpness on the 1/S rule's refresh steps, 0 otherwise (not read then)."""
+        spec, dtype = self.inverse_sharpness, jax.tree.leaves(params)[0].dtype
+        return jax.lax.cond(refresh_due(t, 0, spec.every),
+                            lambda: jnp.asarray(self.problem.sharpness(params, examples=spec.examples, iters=spec.iters), dtype),
+                            lambda: jnp.zeros((), dtype))
 
     def advance(self, state: dict, n: int) -> tuple[dict, dict[str, np.ndarray]]:
         """Take ``n`` steps; returns the new state and the per-step logged values."""
