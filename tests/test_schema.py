@@ -109,6 +109,7 @@ def test_paper_schema_rejects_broken_files(edit):
 def test_paper_schema_accepts_runs_that_extend_a_preset(tmp_path):
     (tmp_path / "papers").mkdir()
     shutil.copy2(REPO / "config" / "config.yaml", tmp_path / "config.yaml")
+    shutil.copy2(REPO / "config" / "data.yaml", tmp_path / "data.yaml")  # the LM runs name its datasets
     text = (REPO / "config" / "papers" / "wsd.yaml").read_text()
     anchor = "      gd:\n"
     assert text.count(anchor) == 1

@@ -5,6 +5,7 @@ stop rule; resuming from a saved state; and the instability search with backtrac
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import jax
@@ -13,7 +14,13 @@ import numpy as np
 import pytest
 
 from optdyn.models.selfstab import toy_loss
-from optdyn.probes.selfstab_tracking import TrackState, Tracker, find_instability, gf_substeps, track
+from optdyn.probes.selfstab_tracking import (
+    Tracker,
+    TrackState,
+    find_instability,
+    gf_substeps,
+    track,
+)
 from optdyn.theory import selfstab as T
 
 pytestmark = pytest.mark.usefixtures("x64")
@@ -93,7 +100,7 @@ def test_projection_lands_on_stable_set(case, active):
         # a linear term (no effect on the Hessian) makes grad L . u = 0 at p, as after a step from M: the
         # projection's job is then the sharpness, as in tracking; a large Newton move along u is not its regime
         slope = float(jax.grad(cubic)(p) @ u0)
-        f = lambda x: cubic(x) - slope * (u0 @ x)  # noqa: E731
+        f = lambda x: cubic(x) - slope * (u0 @ x)
         eta = 2 / (0.999 * S0)  # 0.1% above the threshold (tracking steps overshoot by eta alpha, less)
     tracker = Tracker(f, eta, method="dense")
     U = jnp.linalg.qr(jax.random.normal(jax.random.PRNGKey(1), (p.shape[0], 2)))[0]
@@ -110,6 +117,27 @@ def test_projection_lands_on_stable_set(case, active):
         assert 2 / eta * (1 - slack) <= S <= 2 / eta * (1 + 1e-10)
     grad = jax.grad(f)(q)
     assert abs(float(grad @ vecs[:, -1])) <= (1e-10 if case == "toy" else 1e-5) * float(jnp.linalg.norm(grad))
+
+
+def test_projection_converges_quadratically_with_a_newton_move():
+    """With grad L . u != 0 the Newton step along u moves S by (u . grad S) b: the joint
+    linearization cancels it, so the residual |S - 2/eta| shrinks quadratically per projection
+    (the authors' S-only form leaves that first-order term and shrinks it only linearly)."""
+    f, p = _cubic(), 2.0 * jnp.asarray(np.random.default_rng(0).normal(size=6))
+    S0 = float(jnp.linalg.eigvalsh(jax.hessian(f)(p))[-1])
+    eta = 2 / (0.99 * S0)
+    tracker = Tracker(f, eta, method="dense", proj_steps=1)
+    U = jnp.linalg.qr(jax.random.normal(jax.random.PRNGKey(1), (p.shape[0], 2)))[0]
+    residuals, newton = [], []
+    for _ in range(4):
+        c = tracker.centre(p, U)
+        residuals.append(abs(float(c.sharpness) * eta / 2 - 1))
+        newton.append(abs(float(jnp.vdot(c.u, c.grad))))
+        p, U = tracker.project_once(c, True), c.vecs
+    assert newton[0] > 1e-2, newton  # the Newton move is really there
+    for before, after in itertools.pairwise(residuals[:3]):
+        assert after <= 10 * before**2, residuals
+    assert residuals[3] <= 1e-12, residuals
 
 
 def test_gradient_flow_substeps():

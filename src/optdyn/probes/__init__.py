@@ -14,7 +14,7 @@ from pathlib import Path
 from optdyn.spec.load import Plan
 from optdyn.train.results import load_run
 
-MODULES = ("river", "spectrum", "landscape", "normsharp", "latedecay", "ire", "selfstab")
+MODULES = ("river", "spectrum", "landscape", "cities", "normsharp", "latedecay", "ire", "selfstab")
 
 
 def kinds() -> dict:

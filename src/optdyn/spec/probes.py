@@ -119,5 +119,20 @@ class PlaneSlice(_Landscape):
     basis: Literal["raw", "orthonormal"] = "raw"
 
 
-ProbeSpec = Annotated[Union[(RiverProgress, HessianSpectrum, Interpolation, PlaneSlice, *problems.collect("PROBES"))],
+class CityLoss(Strict):
+    """For a language model on a ``bigram`` (city -> name) dataset (WSD Sec. 4): each city's
+    expected loss on the following name, - sum_j P_ij log q(name_j | context, city), exact in the
+    name, averaged over ``contexts`` fixed pair-aligned stretches of the validation stream of
+    ``context_len`` tokens (None: the longest even length below the model's seq_len); with the
+    city's entropy, Gini impurity and type. One row per city, at ``step`` (None: the last)."""
+
+    kind: Literal["city_loss"]
+    run: str  # a run of the same figure
+    step: int | None = Field(None, ge=0)
+    contexts: int = Field(8, ge=1)
+    context_len: int | None = Field(None, ge=0)
+    batch: int | None = Field(None, ge=1)  # sequences per forward pass; None: the model's micro-batch
+
+
+ProbeSpec = Annotated[Union[(RiverProgress, HessianSpectrum, Interpolation, PlaneSlice, CityLoss, *problems.collect("PROBES"))],
                       Field(discriminator="kind")]

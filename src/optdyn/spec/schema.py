@@ -20,6 +20,13 @@ def render(cls) -> str:
         run["properties"]["extends"] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
                                         "description": "preset name(s) merged under this run's own keys"}
         run.pop("required", None)
+        # Presets merge key by key, so a run may also override part of a tagged block (say a
+        # schedule's `decays` only). A block without its `name` tag is such a partial override,
+        # checked once merged by the typed loader; a block with a `name` must be whole and valid.
+        partial = {"type": "object", "not": {"required": ["name"]}, "description": "a partial block merged over the preset's"}
+        for key, prop in run["properties"].items():
+            if "discriminator" in prop:
+                run["properties"][key] = {"anyOf": [prop, partial]}
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 

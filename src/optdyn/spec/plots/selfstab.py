@@ -43,4 +43,49 @@ class Fig03(PlotSpec):
     max_step: float = Field(0.01, gt=0)
 
 
-FIGURES: dict[str, type[PlotSpec]] = {"fig01": Fig01, "fig02": Fig02, "fig03": Fig03}
+class Fig04(PlotSpec):
+    """Predicted dynamics vs GD vs the constrained trajectory vs gradient flow, per setting: the
+    ``selfstab_tracking`` probe ``<setting>_tracking`` of the GD run ``<setting>``; per setting a
+    zoom on one GD cycle (top) over the whole tracked window (bottom). The MLP is required; the
+    CNN and Transformer rows are drawn when their run and probe are there (a tier may drop them)."""
+
+    required_runs = ("mlp",)
+    required_probes = ("mlp_tracking",)
+    metrics = ("settings", "etas", "instability_steps", "tracked_steps", "epsilons", "first_cycles", "all_complete_a_cycle",
+               "max_constrained_sharpness_rel_error", "max_constrained_grad_dot_u", "max_constrained_loss_increase",
+               "gd_sharpness_mean_over_threshold", "max_gd_sharpness_mean_rel_deviation",
+               "gd_over_gf_distance_after_cycle", "max_gd_over_gf_distance_after_cycle",
+               "pred_peak_timing_error", "max_pred_peak_timing_error", "pred_loss_error", "max_pred_loss_error",
+               "pred_sharpness_error", "max_pred_sharpness_error", "pred_distance_error", "max_pred_distance_error")
+    zoom_cycle: int = Field(0, ge=0)  # the GD cycle drawn in the top rows (0 = the first)
+    zoom_margin: float = Field(0.2, ge=0)  # extra steps either side of the zoomed cycle, in cycle lengths
+
+
+class Fig05(PlotSpec):
+    """The top-k Hessian eigenvalues (``hessian_spectrum`` probe ``spectrum``) along a long GD run
+    ``gd``, each one's first step at 2/eta, and the loss's roughness with one vs several unstable."""
+
+    required_runs = ("gd",)
+    required_probes = ("spectrum",)
+    metrics = ("lr", "two_over_eta", "crossing_steps", "eigenvalues_reaching_threshold",
+               "last_crossing_dip_over_threshold", "lambda1_mean_after_onset_over_threshold",
+               "loss_roughness_one_unstable", "loss_roughness_several_unstable", "loss_roughness_ratio",
+               "loss_rise_fraction_one_unstable", "loss_rise_fraction_several_unstable")
+    k: int = Field(4, ge=2)  # eigenvalues drawn (at most the probe's k)
+
+
+class Fig06(PlotSpec):
+    """Full-batch GD at fixed learning rates (every run but ``inverse_sharpness_run``) and the
+    eta_t = 1/S rule: training loss, test accuracy and sharpness (logged at each eval)."""
+
+    metrics = ("lrs", "target_loss", "steps_to_target_loss", "faster_with_larger_lr", "final_sharpness_over_threshold",
+               "max_final_sharpness_over_threshold", "final_sharpness", "final_sharpness_decreasing_in_lr",
+               "final_test_accuracy", "test_accuracy_rank_correlation_with_lr", "inverse_sharpness_steps_to_target_loss",
+               "inverse_sharpness_final_test_accuracy", "inverse_sharpness_slowdown_vs_largest_lr",
+               "largest_lr_test_accuracy_gain_over_inverse_sharpness")
+    inverse_sharpness_run: str = "inverse_sharpness"
+    target_loss: float = Field(gt=0)  # "converges faster" = fewer steps to this training loss
+    final_fraction: float = Field(0.1, gt=0, le=1)  # "final" = mean over this last fraction of evals
+
+
+FIGURES: dict[str, type[PlotSpec]] = {"fig01": Fig01, "fig02": Fig02, "fig03": Fig03, "fig04": Fig04, "fig05": Fig05, "fig06": Fig06}

@@ -47,6 +47,124 @@ class Fig07(PlotSpec):
                "final_loss_det", "final_loss_sto")
 
 
+class SizeRuns(Strict):
+    label: str  # the paper's model size this panel stands for
+    wsd: str  # a WSD plan: its main branch; the decay branches are <wsd>_decay1, _decay2, ...
+    wsd_s: str  # the WSD-S run over the same budgets
+
+
+class VersusWSD(PlotSpec):
+    """Figs. 10 and 11: WSD (main + branches) against WSD-S at equal total compute, per size."""
+
+    metrics = ("max_wsd_s_minus_wsd_at_largest_budget", "wsd_s_minus_wsd_at_largest_budget", "wsd_s_minus_wsd",
+               "max_abs_diff_at_first_budget", "wsd_s_val_loss", "wsd_val_loss", "wsd_s_compute", "wsd_compute")
+    sizes: list[SizeRuns] = Field(min_length=1)
+
+
+class FractionPanel(Strict):
+    label: str
+    main: str  # the constant main branch the decays restore from
+    fractions: dict[str, str] = Field(min_length=2)  # legend label ("8%") -> decay run
+
+
+class SpikeCase(Strict):
+    label: str
+    main: str
+    reference: str  # the ordinary decay
+    spiked: str  # the decay that starts right after the (induced) spike
+    reference_label: str
+    spiked_label: str
+
+
+class Fig15(PlotSpec):
+    metrics = ("max_decay_fraction_spread_over_gain", "decay_fraction_spread_over_gain", "decay_fraction_spread",
+               "decay_fraction_final_val_loss", "decay_gain", "spike_minus_8pct_final_val_loss",
+               "spike_peak_batch_loss_excess", "spike_val_loss_excess_at_decay_start")
+    panels: list[FractionPanel] = Field(min_length=1)
+    spike: SpikeCase
+
+
+class Fig05(PlotSpec):
+    """Fig. 5: loss along the line between (a) two stable-phase checkpoints, (b) a pre-decay
+    checkpoint and the end of its decay branch."""
+
+    required_runs = ("stable", "decay")
+    required_probes = ("stable", "decay")
+    metrics = ("stable_valley_depth", "stable_valley_depth_rel", "stable_argmin_alpha", "decay_max_increase",
+               "decay_drop", "decay_rise_over_drop", "distance")
+
+
+class Fig12(PlotSpec):
+    """Fig. 12: one panel per decay interpolation probe (pre-decay -> decayed), in YAML order."""
+
+    required_runs = ("stable",)
+    metrics = ("rise_over_drop_worst", "rise_over_drop", "max_increase_worst", "max_increase", "drop", "distance")
+    columns: int = Field(3, ge=1)
+
+
+class Fig13(PlotSpec):
+    """Fig. 13: one panel per stable-segment interpolation probe, in YAML order."""
+
+    required_runs = ("stable",)
+    metrics = ("valley_depth_min", "valley_depth", "valley_depth_rel", "argmin_alpha", "distance")
+    columns: int = Field(3, ge=1)
+
+
+class Fig14(PlotSpec):
+    """Fig. 14: contours of the loss on the plane through A', A and B' (raw and orthonormal)."""
+
+    required_runs = ("stable", "decay_a", "decay_b")
+    required_probes = ("raw", "orthonormal")
+    metrics = ("sharpness_ratio_raw", "sharpness_ratio_orthonormal", "curvature_aa", "curvature_ab_raw",
+               "curvature_ab_orthonormal", "range_ratio_raw", "dist_aa", "dist_ab", "angle_deg", "loss_at_points")
+    levels: int = Field(20, ge=2)
+
+
+class OraclePanel(Strict):
+    label: str  # the paper's model size this panel stands for ("0.1B"); the shape trained is added
+    wsd_s: str  # the single WSD-S run
+    cosine: list[str] = Field(min_length=1)  # one cosine-oracle run per budget, in budget order
+
+
+class Fig08(PlotSpec):
+    """Fig. 8: WSD-S against the cosine oracles (a star per budget), one panel per size, and the
+    LR curves of the first size."""
+
+    metrics = ("max_abs_gap", "max_abs_gap_over_doubling_gain", "gap_wsd_s_minus_cosine", "doubling_gain",
+               "final_loss")
+    panels: list[OraclePanel] = Field(min_length=1)
+
+
+class Fig01(PlotSpec):
+    """Fig. 1: the WSD loss curve (main branch + its decay branch) against cosine."""
+
+    required_runs = ("wsd", "cosine")  # wsd is a one-decay WSD plan: its branch is wsd_decay1
+    metrics = ("gap_wsd_minus_cosine_at_decay_start", "decay_share_of_late_drop", "gap_wsd_minus_cosine_at_end",
+               "final_loss")
+
+
+class Fig09(PlotSpec):
+    """Fig. 9: WSD-S, cyclic cosine and the two hybrids over two budgets (min LR at the first)."""
+
+    required_runs = ("wsd_s", "cos_t1", "cyclic", "cosine_wsd", "wsd_cosine")
+    metrics = ("cyclic_minus_wsd_s_at_end", "wsd_first_half_advantage", "final_loss", "loss_at_intermediate")
+
+
+class SweepColumn(Strict):
+    paper_lr: float = Field(gt=0)  # the paper's column header
+    cyclic_cosine: str  # our runs at the LR this column stands for
+    wsd_s: str
+    paper_cyclic_cosine: float  # the paper's numbers, printed beside ours
+    paper_wsd_s: float
+
+
+class Tab01(PlotSpec):
+    """Table 1: final loss of cyclic cosine and WSD-S across peak learning rates."""
+
+    metrics = ("n_lrs_wsd_s_better", "best_wsd_s_minus_best_cyclic", "wsd_s_minus_cyclic", "final_loss")
+    columns: list[SweepColumn] = Field(min_length=2)
+
+
 class Column(Strict):
     header: str
     path: str  # dotted path inside the preset, e.g. model.hidden
@@ -60,13 +178,36 @@ class TableOfPresets(PlotSpec):
     columns: list[Column] = Field(default_factory=list)
 
 
+class Sec4(PlotSpec):
+    """Sec. 4 (text only): per-city name loss of a stable (constant) and a decayed fine-tune of one
+    parent, the difference (stable - decay) against the city's entropy, with Spearman's rho."""
+
+    required_runs = ("stable", "decay")
+    required_probes = ("stable", "decay")
+    metrics = ("spearman_rho", "spearman_pvalue", "spearman_rho_det", "spearman_rho_sto", "det_loss_stable_minus_decay",
+               "sto_loss_stable_minus_decay", "loss_stable_minus_decay", "mean_loss_stable", "mean_loss_decay",
+               "mean_entropy")
+
+
 FIGURES: dict[str, type[PlotSpec]] = {
     "fig02": Fig02,
     "fig03": Fig03,
     "fig04": Fig04,
     "fig06": Fig06,
     "fig07": Fig07,
+    "fig05": Fig05,
+    "fig12": Fig12,
+    "fig13": Fig13,
+    "fig14": Fig14,
+    "fig10": VersusWSD,
+    "fig11": VersusWSD,
+    "fig15": Fig15,
+    "fig01": Fig01,
+    "fig08": Fig08,
+    "fig09": Fig09,
+    "tab01": Tab01,
     "tab02": TableOfPresets,
     "tab03": TableOfPresets,
     "tab04": TableOfPresets,
+    "sec4": Sec4,
 }
