@@ -16,30 +16,23 @@ import pandas as pd
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.train.results import RunResult
 
-from .versus_wsd import MAIN_COLOR, val_curve
-
-
-def final_val(run: RunResult) -> float:
-    curve = val_curve(run)
-    last = curve.iloc[-1]
-    if int(last["step"]) != run.spec.steps:
-        raise ValueError(f"run {run.run_id} ends at step {run.spec.steps} but was last evaluated at {int(last['step'])}")
-    return float(last["val_loss"])
+from .lm_curves import final_loss, val_frame
+from .versus_wsd import MAIN_COLOR
 
 
 def decay_drop(run: RunResult) -> float:
     """Validation loss at the branch point minus the final one: what the decay (and any constant
     steps before it) gained."""
-    curve = val_curve(run)
+    curve = val_frame(run)
     return float(curve["val_loss"].iloc[0] - curve["val_loss"].iloc[-1])
 
 
 def fraction_panel(ctx: FigureContext, panel) -> tuple[pd.DataFrame, dict]:
-    finals = {label: final_val(ctx.runs[name]) for label, name in panel.fractions.items()}
+    finals = {label: final_loss(ctx.runs[name]) for label, name in panel.fractions.items()}
     drops = [decay_drop(ctx.runs[name]) for name in panel.fractions.values()]
     spread = max(finals.values()) - min(finals.values())
     gain = float(np.mean(drops))
-    frames = [val_curve(ctx.runs[name]).assign(run=label) for label, name in panel.fractions.items()]
+    frames = [val_frame(ctx.runs[name]).assign(run=label) for label, name in panel.fractions.items()]
     data = pd.concat(frames, ignore_index=True).assign(panel=panel.label)
     return data, {"finals": finals, "spread": spread, "gain": gain, "ratio": spread / gain if gain > 0 else float("inf")}
 
@@ -65,10 +58,10 @@ def spike_case(ctx: FigureContext) -> tuple[pd.DataFrame, dict]:
     ref_loss, spiked_loss = batch_loss(ref), batch_loss(spiked)
     common = ref_loss.index.intersection(spiked_loss.index)
     start = decay_start(spiked)
-    ref_val, sp_val = val_curve(ref).set_index("step")["val_loss"], val_curve(spiked).set_index("step")["val_loss"]
+    ref_val, sp_val = val_frame(ref).set_index("step")["val_loss"], val_frame(spiked).set_index("step")["val_loss"]
     both = [s for s in ref_val.index.intersection(sp_val.index) if s >= start]
     values = {
-        "spike_minus_8pct_final_val_loss": final_val(spiked) - final_val(ref),
+        "spike_minus_8pct_final_val_loss": final_loss(spiked) - final_loss(ref),
         "spike_peak_batch_loss_excess": float((spiked_loss[common] - ref_loss[common]).max()),
         "spike_val_loss_excess_at_decay_start": float(sp_val[both[0]] - ref_val[both[0]]) if both else float("nan"),
         "spike__decay_start_step": start,
@@ -105,14 +98,14 @@ def fig15(ctx: FigureContext) -> FigureOutput:
 
 
 def _draw_fractions(ax, ctx: FigureContext, panel, st: dict) -> None:
-    first = min(int(val_curve(ctx.runs[n])["step"].iloc[0]) for n in panel.fractions.values())
+    first = min(int(val_frame(ctx.runs[n])["step"].iloc[0]) for n in panel.fractions.values())
     end = max(ctx.runs[n].spec.steps for n in panel.fractions.values())
-    main = val_curve(ctx.runs[panel.main])
+    main = val_frame(ctx.runs[panel.main])
     lo_step = first - (end - first)
     main = main[(main["step"] >= lo_step) & (main["step"] <= end)]
     ax.plot(main["step"], main["val_loss"], color=MAIN_COLOR, lw=1.2, label="constant main branch")
     for k, (label, name) in enumerate(panel.fractions.items()):
-        curve = val_curve(ctx.runs[name])
+        curve = val_frame(ctx.runs[name])
         ax.plot(curve["step"], curve["val_loss"], color=f"C{k}", lw=1.5, label=f"{label}: {st['finals'][label]:.4f}")
     ax.set_xlim(lo_step, end + 0.02 * (end - lo_step))
     ax.set_xlabel("step")
@@ -136,7 +129,7 @@ def _draw_spike(ax, ctx: FigureContext, values: dict) -> None:
     for k, (run, label) in enumerate(((ref, spec.reference_label), (spiked, spec.spiked_label))):
         loss = batch_loss(run)
         ax.plot(loss.index, loss, color=f"C{k}", lw=0.5, alpha=0.35)
-        ax.plot(loss.index, smooth(loss), color=f"C{k}", lw=1.6, label=f"{label}: final val {final_val(run):.4f}")
+        ax.plot(loss.index, smooth(loss), color=f"C{k}", lw=1.6, label=f"{label}: final val {final_loss(run):.4f}")
     lr = spiked.metrics.set_index("step")["lr"]
     peak = float(lr.loc[begin])
     hot = lr.index[lr > 1.5 * peak]

@@ -15,7 +15,8 @@ import pandas as pd
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.figures.tables import table_figure
 
-from .oracle import final_loss, joined, loss_at, lr_curve_of, model_label, tokens_per_step, val_curve, zoom
+from .lm_curves import final_loss, loss_at, val_curve
+from .oracle import joined, lr_curve_of, model_label, tokens_per_step, zoom
 
 # (legend, second-half run, first-half run); WSD-first runs in blues, cosine-first in oranges
 FIG09_SERIES = (

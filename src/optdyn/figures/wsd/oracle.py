@@ -17,30 +17,13 @@ import pandas as pd
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.train.results import RunResult
 
-
-def val_curve(run: RunResult) -> pd.Series:
-    """Validation loss by step (only the evaluated steps); a diverged run's curve ends where it
-    stopped, and its later budgets read as +inf (worse than anything)."""
-    df = run.metrics.dropna(subset=["val_loss"])
-    return pd.Series(df["val_loss"].to_numpy(float), index=df["step"].to_numpy(int), name=run.run_id)
+from .lm_curves import final_loss, loss_at, val_curve
 
 
 def lr_curve_of(run: RunResult) -> pd.Series:
     """The learning rate the run applied at each step (logged by the trainer)."""
     df = run.metrics.dropna(subset=["lr"])
     return pd.Series(df["lr"].to_numpy(float), index=df["step"].to_numpy(int))
-
-
-def loss_at(run: RunResult, curve: pd.Series, step: int) -> float:
-    if step in curve.index:
-        return float(curve.loc[step])
-    if run.diverged and step > curve.index.max():
-        return math.inf
-    raise KeyError(f"run {run.run_id} has no validation loss at step {step}; make eval_every divide it")
-
-
-def final_loss(run: RunResult) -> float:
-    return math.inf if run.diverged else float(val_curve(run).iloc[-1])
 
 
 def tokens_per_step(run: RunResult) -> int:

@@ -12,25 +12,10 @@ import numpy as np
 import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
-from optdyn.train.results import RunResult
+
+from .lm_curves import loss_at, val_curve, val_frame
 
 WSD_S_COLOR, WSD_COLOR, MAIN_COLOR = "C0", "C1", "0.55"
-
-
-def val_curve(run: RunResult) -> pd.DataFrame:
-    """(step, val_loss) at the run's evaluation steps."""
-    df = run.metrics
-    if "val_loss" not in df:
-        raise ValueError(f"run {run.run_id} logged no val_loss (a language-model run is needed)")
-    return df.loc[df["val_loss"].notna(), ["step", "val_loss"]].reset_index(drop=True)
-
-
-def val_at(run: RunResult, step: int) -> float:
-    curve = val_curve(run)
-    hit = curve.loc[curve["step"] == step, "val_loss"]
-    if hit.empty:
-        raise ValueError(f"run {run.run_id} has no validation loss at step {step}; make its eval_every divide it")
-    return float(hit.iloc[0])
 
 
 def branch_offset(decays, k: int) -> int:
@@ -49,19 +34,19 @@ def compare_size(ctx: FigureContext, size) -> tuple[pd.DataFrame, dict]:
     if len(decays) != len(decays_s):
         raise ValueError(f"{size.label}: WSD has {len(decays)} budgets, WSD-S {len(decays_s)}")
     frames = []
-    s_curve = val_curve(wsd_s)
+    s_curve = val_frame(wsd_s)
     frames.append(s_curve.assign(method="WSD-S", compute=s_curve["step"]))
-    m_curve = val_curve(main)
+    m_curve = val_frame(main)
     frames.append(m_curve.assign(method="WSD main", compute=main_compute(m_curve["step"].to_numpy(), decays)))
     wsd_vals, wsd_compute = [], []
     for k, (d, end) in enumerate(decays):
         branch = ctx.runs[f"{size.wsd}_decay{k + 1}"]
-        curve = val_curve(branch)
+        curve = val_frame(branch)
         curve = curve[curve["step"] >= d]
         frames.append(curve.assign(method=f"WSD decay {k + 1}", compute=curve["step"] + branch_offset(decays, k)))
-        wsd_vals.append(val_at(branch, end))
+        wsd_vals.append(loss_at(branch, val_curve(branch), end))
         wsd_compute.append(end + branch_offset(decays, k))
-    s_vals = [val_at(wsd_s, end) for _, end in decays_s]
+    s_vals = [loss_at(wsd_s, val_curve(wsd_s), end) for _, end in decays_s]
     data = pd.concat(frames, ignore_index=True).assign(size=size.label)
     return data, {"wsd": wsd_vals, "wsd_compute": wsd_compute, "wsd_s": s_vals, "wsd_s_compute": [e for _, e in decays_s]}
 
