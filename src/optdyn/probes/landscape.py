@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from jax.flatten_util import ravel_pytree
 
+from optdyn.precision import x64_restored
 from optdyn.spec.probes import CheckpointRef, Interpolation, Linspace, PlaneSlice
 from optdyn.train.results import RunResult
 from optdyn.train.trainer import Trainer
@@ -31,7 +32,7 @@ def grid(values: Linspace | list[float]) -> np.ndarray:
 
 def interpolation(runs: dict[str, RunResult], spec: Interpolation) -> pd.DataFrame:
     """theta(alpha) = (1 - alpha) A + alpha B, evaluated as A + alpha (B - A)."""
-    with _x64_restored():
+    with x64_restored():
         (a, b), f = _points(runs, [spec.start, spec.end], spec)
         alphas = grid(spec.alphas)
         losses = _evaluate(f, a, (b - a)[None], alphas[:, None], spec.chunk)
@@ -44,7 +45,7 @@ def interpolation(runs: dict[str, RunResult], spec: Interpolation) -> pd.DataFra
 
 def plane_slice(runs: dict[str, RunResult], spec: PlaneSlice) -> pd.DataFrame:
     """theta = O + a (P_a - O) + b (P_b - O) (raw), or O + a |u| e1 + b |v| e2 (orthonormal)."""
-    with _x64_restored():
+    with x64_restored():
         (o, pa, pb), f = _points(runs, [spec.origin, spec.a_point, spec.b_point], spec)
         u, v = np.asarray(pa - o, np.float64), np.asarray(pb - o, np.float64)
         basis = gram_schmidt(u, v)
@@ -120,16 +121,6 @@ def _eval_name(spec) -> str:
 
 def _labels(prefix: str, ref: CheckpointRef) -> dict:
     return {f"{prefix}_run": ref.run, f"{prefix}_step": ref.step}
-
-
-class _x64_restored:
-    """Trainers switch x64 to their run's dtype; leave the switch as the caller had it."""
-
-    def __enter__(self):
-        self.before = jax.config.jax_enable_x64
-
-    def __exit__(self, *exc):
-        jax.config.update("jax_enable_x64", self.before)
 
 
 KINDS = {"interpolation": interpolation, "plane_slice": plane_slice}

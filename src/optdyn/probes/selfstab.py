@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from optdyn.precision import cast_floats, x64_restored
 from optdyn.spec.identity import digest
 from optdyn.train.trainer import Trainer
 
@@ -44,11 +45,6 @@ def _gd_learning_rate(run) -> float:
     return float(spec.schedule.lr)
 
 
-def _cast(tree, dtype):
-    return jax.tree.map(lambda a: jnp.asarray(a, dtype) if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating)
-                        else jnp.asarray(a), tree)
-
-
 def _search(f32, x0, eta: float, spec, path: Path) -> dict:
     if path.exists():
         with np.load(path) as z:
@@ -69,26 +65,23 @@ def _search(f32, x0, eta: float, spec, path: Path) -> dict:
 
 def selfstab_tracking(run, spec) -> pd.DataFrame:
     eta = _gd_learning_rate(run)
-    x64_before = jax.config.jax_enable_x64
-    try:
+    with x64_restored():
         trainer = Trainer(run.spec)  # the run's problem, its init from the run's seed
         params = jax.device_get(trainer.init_state()["params"])
         batch = jax.device_get(trainer.problem.sample_batch(jax.random.PRNGKey(0)))  # the full batch
         jax.config.update("jax_enable_x64", True)
         work = work_dir(run, spec)
         search_dtype, track_dtype = jnp.dtype(spec.search_dtype), jnp.dtype(spec.dtype)
-        f_search, x0, unravel = flatten(trainer.problem.loss, _cast(params, search_dtype), _cast(batch, search_dtype))
+        f_search, x0, unravel = flatten(trainer.problem.loss, cast_floats(params, search_dtype), cast_floats(batch, search_dtype))
         found = _search(f_search, x0, eta, spec, work / "search.npz")
         # the tracking loss: the same problem, its parameters and data in the tracking dtype
-        f_track, _, _ = flatten(trainer.problem.loss, _cast(unravel(jnp.asarray(found["x"], search_dtype)), track_dtype),
-                                _cast(batch, track_dtype))
+        f_track, _, _ = flatten(trainer.problem.loss, cast_floats(unravel(jnp.asarray(found["x"], search_dtype)), track_dtype),
+                                cast_floats(batch, track_dtype))
         state = track(f_track, jnp.asarray(found["x"], track_dtype), eta, spec.steps, checkpoint=work / "track.npz",
                       checkpoint_every=spec.checkpoint_every, generalized=spec.generalized, method=spec.method,
                       iters=spec.iters, tol=spec.tol, proj_steps=spec.proj_steps, predicted=spec.predicted,
                       lambda2_stop=spec.lambda2_stop, lambda2_every=spec.lambda2_every,
                       max_gf_substeps=spec.max_gf_substeps, dtype=track_dtype, key=jax.random.PRNGKey(spec.seed + 1))
-    finally:
-        jax.config.update("jax_enable_x64", x64_before)
     table = pd.DataFrame(state.table())
     table["step"] = table["step"].astype(int)
     # Thm 1 / Sec. 6: the predicted fixed point |x| = delta_t sits delta_t^2/eta above L(theta^dagger)

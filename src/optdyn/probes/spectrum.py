@@ -15,23 +15,15 @@ import numpy as np
 import pandas as pd
 from jax.flatten_util import ravel_pytree
 
+from optdyn.precision import cast_floats, x64_restored
 from optdyn.train.trainer import Trainer
 
 from . import curvature
 from .restore import params_at
 
 
-def _cast(tree, dtype):
-    def cast(a):
-        a = jnp.asarray(a)
-        return a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a
-
-    return jax.tree.map(cast, tree)
-
-
 def hessian_spectrum(run, spec) -> pd.DataFrame:
-    x64_before = jax.config.jax_enable_x64
-    try:
+    with x64_restored():
         trainer = Trainer(run.spec)  # switches x64 to the run's dtype, as training did
         params = params_at(run, spec.steps, trainer)
         batch = jax.device_get(trainer.problem.sample_batch(jax.random.PRNGKey(spec.batch_seed)))
@@ -39,8 +31,6 @@ def hessian_spectrum(run, spec) -> pd.DataFrame:
         if dtype_name == "float64":
             jax.config.update("jax_enable_x64", True)
         return _spectrum_table(trainer.problem.loss, params, batch, jnp.dtype(dtype_name), spec)
-    finally:
-        jax.config.update("jax_enable_x64", x64_before)
 
 
 def _solver(loss, unravel, batch, spec):
@@ -69,11 +59,11 @@ def _solver(loss, unravel, batch, spec):
 
 
 def _spectrum_table(loss, params_at: dict, batch, dtype, spec) -> pd.DataFrame:
-    batch = _cast(batch, dtype)
+    batch = cast_floats(batch, dtype)
     rows, solve, prev = [], None, None
     key = jax.random.PRNGKey(spec.seed)
     for step in sorted(params_at):
-        x, unravel = ravel_pytree(_cast(params_at[step], dtype))
+        x, unravel = ravel_pytree(cast_floats(params_at[step], dtype))
         if spec.method == "lobpcg" and 5 * spec.k >= x.shape[0]:
             raise ValueError(f"lobpcg needs 5 k < number of parameters ({x.shape[0]}); use lanczos or dense")
         if spec.method != "dense" and spec.k > min(spec.iters, x.shape[0]):
