@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 from scipy.linalg import eigvalsh_tridiagonal  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from optdyn.probes import curvature as C  # noqa: E402
+from optdyn import curvature as C  # noqa: E402
 
 F32 = jnp.float32
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from optdyn.probes import curvature as C
+from optdyn import curvature as C
 
 
 # --- test problems ------------------------------------------------------------------------------

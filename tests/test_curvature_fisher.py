@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from optdyn.probes import curvature as C
+from optdyn import curvature as C
 
 
 def tiny_mlp(seed=0, d=3, hidden=4, classes=3):

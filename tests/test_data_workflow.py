@@ -63,14 +63,16 @@ def test_a_bad_dataset_entry_is_a_one_line_error_naming_its_key(tmp_path, edit, 
 
 def test_the_data_rule_prepares_a_dataset_and_refuses_a_missing_real_one(tmp_path):
     ws = _workspace(tmp_path)
-    ok = _run(ws, "snakemake", "-c1", "resources/data/digits_3_vs_5/manifest.json")
+    ok = _run(ws, "snakemake", "-c1", "resources/data/digits_3_vs_5")
     assert ok.returncode == 0, ok.stderr[-3000:]
     manifest = json.loads((ws / "resources/data/digits_3_vs_5/manifest.json").read_text())
     assert manifest["meta"]["kind"] == "digits" and "x_train.npy" in manifest["files"]
-    again = _run(ws, "optdyn", "data", "digits_3_vs_5")  # verified and reused, not rebuilt
+    spec = next((ws / "results").glob("*/specs/data/digits_3_vs_5.json"))
+    again = _run(ws, "optdyn", "data", str(spec), "--out", "resources/data/digits_3_vs_5")  # verified and reused
     assert again.returncode == 0 and "manifest verified" in again.stdout
 
-    missing = _run(ws, "optdyn", "data", "cifar10_5k", "--tier", "paper")
+    assert _run(ws, "optdyn", "spec", "data", "cifar10_5k", "--tier", "paper", "--out", "cifar.json").returncode == 0
+    missing = _run(ws, "optdyn", "data", "cifar.json", "--out", "resources/data/cifar10_5k")
     assert missing.returncode == 2
     line = missing.stderr.strip()
     assert "\n" not in line and "resources/raw/cifar-10-python.tar.gz" in line, line

@@ -19,10 +19,7 @@ from optdyn.spec.paper import RunSpec
 from optdyn.train.trainer import Trainer
 
 
-@pytest.fixture(autouse=True)
-def _float32_afterwards():
-    yield
-    jax.config.update("jax_enable_x64", False)
+pytestmark = pytest.mark.usefixtures("x64")  # float64 runs: x64 on, as configure_process(True) does
 
 
 def _rotation(n: int, seed: int = 0) -> np.ndarray:
@@ -35,7 +32,7 @@ class Quadratic:
 
     def __init__(self):
         q = _rotation(3)
-        self.A = q @ np.diag([1.0, 4.0, 9.0]) @ q.T  # numpy: float64 once the trainer enables x64
+        self.A = q @ np.diag([1.0, 4.0, 9.0]) @ q.T  # numpy: float64 under x64
 
     def init(self, key):
         return jnp.asarray([1.0, -2.0, 0.5])
@@ -63,7 +60,7 @@ class Quartic(Quadratic):
 
 
 def _trainer(monkeypatch, problem, lr: float, every: int = 40, momentum: float = 0.0) -> Trainer:
-    monkeypatch.setattr(trainer_module, "build_problem", lambda spec, root: problem)
+    monkeypatch.setattr(trainer_module, "build_problem", lambda spec, root, **_: problem)
     raw = {"model": {"name": "quadratic_river"}, "dtype": "float64", "schedule": {"name": "constant", "lr": lr},
            "optimizer": {"name": "inverse_sharpness", "every": every, "base": {"name": "sgd", "momentum": momentum}},
            "steps": 10, "progress": False}
@@ -110,16 +107,43 @@ def test_S_is_measured_on_refresh_steps_and_held_in_between(monkeypatch):
 
 def test_the_wrapper_divides_the_whole_base_update_including_momentum():
     base = optax.sgd(0.1, momentum=0.9)
-    wrapped = inverse_sharpness(base, every=2)
+    wrapped = inverse_sharpness(base, every=2, sharpness_fn=lambda params, sharpness: sharpness)
     params = jnp.asarray([1.0, 2.0])
     s_base, s_wrapped = base.init(params), wrapped.init(params)
     for step, (g, s) in enumerate([([1.0, -1.0], 4.0), ([0.5, 0.5], 100.0), ([2.0, 0.0], 5.0)]):
         u_base, s_base = base.update(jnp.asarray(g), s_base, params)
-        u, s_wrapped = wrapped.update(jnp.asarray(g), s_wrapped, params, step=step, sharpness=s)
+        u, s_wrapped = wrapped.update(jnp.asarray(g), s_wrapped, params, sharpness=s)
         used = {0: 4.0, 1: 4.0, 2: 5.0}[step]  # step 1 is no refresh: its 100 is ignored
         np.testing.assert_allclose(np.asarray(u), np.asarray(u_base) / used, rtol=1e-6)
     with pytest.raises(ValueError):
-        inverse_sharpness(base, every=0)
+        inverse_sharpness(base, every=0, sharpness_fn=lambda params: 1.0)
+
+
+@pytest.mark.parametrize("start, every", [(0, 1), (0, 40), (0, 3), (2, 5)])
+def test_the_wrapper_measures_S_exactly_on_its_refresh_steps(start, every):
+    """The wrapper owns its cadence: in one jitted update per step, ``sharpness_fn`` runs at
+    steps start, start + every, ... (hand-computed) and nowhere else; S is held in between."""
+    calls = []
+
+    def sharpness_fn(params, tag):
+        jax.debug.callback(lambda t: calls.append(int(t)), tag)
+        return 10.0 + tag  # S measured at step t is 10 + t
+
+    wrapped = inverse_sharpness(optax.sgd(1.0), every=every, start=start, sharpness_fn=sharpness_fn)
+    params = jnp.zeros(2)
+    state, update = wrapped.init(params), jax.jit(wrapped.update)
+    held = []
+    for t in range(45):
+        u, state = update(jnp.ones(2), state, params, tag=t)
+        held.append(float(state.sharpness))
+        np.testing.assert_allclose(np.asarray(u), -np.ones(2) / held[-1], rtol=1e-12)
+    jax.effects_barrier()
+    want = {(0, 1): list(range(45)), (0, 40): [0, 40], (0, 3): list(range(0, 45, 3)), (2, 5): [2, 7, 12, 17, 22, 27, 32, 37, 42]}
+    assert calls == want[(start, every)]
+    for t in range(45):
+        last = max([r for r in calls if r <= t], default=None)
+        assert held[t] == (1.0 if last is None else 10.0 + last)  # 1.0: the initial S, before start
+    assert int(state.count) == 45
 
 
 def test_the_spec_rejects_an_ire_base():

@@ -31,6 +31,11 @@ def _bases():
     return {"sgd_momentum_wd": sgd, "adamw_clip": adamw}
 
 
+def _given(params, fisher_diag, **_):
+    """An estimator that returns the estimate the test passes as an extra argument of update."""
+    return fisher_diag
+
+
 def _train(tx, steps, extra):
     params = _params(jax.random.PRNGKey(0))
     state = tx.init(params)
@@ -49,7 +54,7 @@ def _train(tx, steps, extra):
 def test_kappa_zero_is_the_base_optimizer_bit_for_bit(name):
     base = _bases()[name]
     ref = _train(base, 12, lambda t, h: {})
-    got = _train(ire(base, kappa=0.0, gamma=0.6, every=3, start=2), 12, lambda t, h: {"step": t, "fisher_diag": h})
+    got = _train(ire(base, kappa=0.0, gamma=0.6, every=3, start=2, fisher_fn=_given), 12, lambda t, h: {"fisher_diag": h})
     for a, b in zip(ref, got):
         for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
@@ -57,14 +62,14 @@ def test_kappa_zero_is_the_base_optimizer_bit_for_bit(name):
 
 def test_before_start_ire_is_the_base_and_after_it_enhances_the_masked_coordinates():
     base = _bases()["adamw_clip"]
-    tx = ire(base, kappa=3.0, gamma=0.5, every=2, start=4)
+    tx = ire(base, kappa=3.0, gamma=0.5, every=2, start=4, fisher_fn=_given)
     params = _params(jax.random.PRNGKey(1))
     s_ire, s_base = tx.init(params), base.init(params)
     for t in range(8):
         g = jax.grad(_loss)(params, jax.random.normal(jax.random.PRNGKey(t), (5, 4)))
         h = jax.tree.map(lambda a: a**2, g)
         u_base, s_base = base.update(g, s_base, params)
-        u_ire, s_ire = tx.update(g, s_ire, params, step=t, fisher_diag=h)
+        u_ire, s_ire = tx.update(g, s_ire, params, fisher_diag=h)
         factor = jax.tree.map(lambda m: 1 + 3.0 * m, s_ire.mask)
         for ub, ui, f in zip(jax.tree.leaves(u_base), jax.tree.leaves(u_ire), jax.tree.leaves(factor)):
             np.testing.assert_array_equal(np.asarray(ui), np.asarray(ub * f))
@@ -115,13 +120,13 @@ def test_mask_ranks_each_replica_on_its_own():
 
 
 def test_mask_refreshes_at_start_then_every_k_steps():
-    tx = ire(optax.sgd(0.1), kappa=1.0, gamma=0.5, every=4, start=3)
+    tx = ire(optax.sgd(0.1), kappa=1.0, gamma=0.5, every=4, start=3, fisher_fn=_given)
     params = jnp.zeros(6)
     state = tx.init(params)
     refreshed_from = None
     for t in range(16):
         h = jnp.asarray(np.random.default_rng(t).permutation(6).astype(np.float32))  # a new ranking each step
-        _, state = tx.update(jnp.ones(6), state, params, step=jnp.asarray(t), fisher_diag=h)
+        _, state = tx.update(jnp.ones(6), state, params, fisher_diag=h)
         due = bool(refresh_due(t, 3, 4))
         assert due == (t in (3, 7, 11, 15))
         if due:
@@ -130,12 +135,40 @@ def test_mask_refreshes_at_start_then_every_k_steps():
         np.testing.assert_array_equal(np.asarray(state.mask).astype(bool), expected)
 
 
+@pytest.mark.parametrize("start, every", [(0, 1), (0, 3), (3, 4), (5, 10)])
+def test_the_wrapper_calls_its_estimator_exactly_on_its_refresh_steps(start, every):
+    """IRE owns its cadence: inside one jitted update per step, ``fisher_fn`` runs at steps
+    start, start + every, ... (hand-computed) and nowhere else, with the step's extra args."""
+    calls = []
+
+    def fisher_fn(params, key, tag):
+        jax.debug.callback(lambda t: calls.append(int(t)), tag)
+        return jnp.abs(jax.random.normal(key, params.shape))
+
+    tx = ire(optax.sgd(0.1), kappa=1.0, gamma=0.5, every=every, start=start, fisher_fn=fisher_fn)
+    params = jnp.zeros(6)
+    state, step = tx.init(params), jax.jit(tx.update)
+    masks = []
+    for t in range(25):
+        _, state = step(jnp.ones(6), state, params, key=jax.random.PRNGKey(t), tag=t)
+        masks.append(np.asarray(state.mask))
+    jax.effects_barrier()
+    want = {(0, 1): list(range(25)), (0, 3): [0, 3, 6, 9, 12, 15, 18, 21, 24], (3, 4): [3, 7, 11, 15, 19, 23],
+            (5, 10): [5, 15]}[(start, every)]
+    assert calls == want
+    assert int(state.count) == 25
+    for t in range(25):  # the mask is the one ranked at the latest refresh step, zeros before start
+        last = max([r for r in want if r <= t], default=None)
+        expected = np.zeros(6) if last is None else flat_mask(jnp.abs(jax.random.normal(jax.random.PRNGKey(last), (6,))), 0.5)
+        np.testing.assert_array_equal(masks[t], np.asarray(expected))
+
+
 def test_prog_decay_scales_kappa_with_the_lr():
     sched = optax.linear_schedule(1.0, 0.25, 10)
-    tx = ire(optax.sgd(sched), kappa=4.0, gamma=1.0, every=1, kappa_scale=lambda t: sched(t) / 1.0)
+    tx = ire(optax.sgd(sched), kappa=4.0, gamma=1.0, every=1, kappa_scale=lambda t: sched(t) / 1.0, fisher_fn=_given)
     state = tx.init(jnp.zeros(2))
-    for t in range(11):  # the base's own step count and IRE's step argument advance together
-        upd, state = tx.update(jnp.ones(2), state, jnp.zeros(2), step=jnp.asarray(t), fisher_diag=jnp.ones(2))
+    for t in range(11):  # the base's own step count and IRE's step counter advance together
+        upd, state = tx.update(jnp.ones(2), state, jnp.zeros(2), fisher_diag=jnp.ones(2))
         lr = float(sched(t))
         np.testing.assert_allclose(np.asarray(upd), -lr * (1 + 4.0 * lr) * np.ones(2), rtol=1e-6)
 

@@ -17,12 +17,6 @@ from optdyn.theory.ire import gd_ire_path
 from optdyn.train.trainer import Trainer
 
 
-@pytest.fixture(autouse=True)
-def _float32_afterwards():
-    yield
-    jax.config.update("jax_enable_x64", False)
-
-
 def _spec(optimizer: dict, lr: float = 1.0, steps: int = 50, **model) -> RunSpec:
     raw = {"model": {"name": "ire_valley", **model}, "optimizer": optimizer, "dtype": "float64",
            "schedule": {"name": "constant", "lr": lr}, "steps": steps, "progress": False}
@@ -39,17 +33,16 @@ def _path(spec: RunSpec) -> np.ndarray:
 
 
 @pytest.mark.parametrize("kappa", [0.0, 90.0, 9000.0])
-def test_gd_ire_on_the_2d_toy_is_eq3(kappa):
+def test_gd_ire_on_the_2d_toy_is_eq3(kappa, x64):
     opt = {"name": "ire", "kappa": kappa, "gamma": 0.5, "base": {"name": "sgd"}}
     got = _path(_spec(opt, steps=40, init_u=1.0, init_v=0.01))
     want = gd_ire_path(1.0, 0.01, 1.0, kappa, 40)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
-def test_toy_fisher_mask_is_exactly_the_flat_block():
-    jax.config.update("jax_enable_x64", True)
+def test_toy_fisher_mask_is_exactly_the_flat_block(x64):
     spec = _spec({"name": "sgd"}, flat_dims=9, sharp_dims=1, replicas=4, init_u=1.0, init_v=0.3).model
-    problem = IREValleyProblem(spec)
+    problem = IREValleyProblem(spec, dtype=jnp.float64)
     params = problem.init(jax.random.PRNGKey(0)) * jnp.linspace(0.5, 2.0, 10)  # uneven coordinates
     mask = np.asarray(flat_mask(problem.fisher_diag(params, None), 0.9, per_replica=True))
     np.testing.assert_array_equal(mask, np.tile([1.0] * 9 + [0.0], (4, 1)))
@@ -60,7 +53,7 @@ def test_toy_fisher_mask_is_exactly_the_flat_block():
     assert u.shape == (9,) and v.shape == (1,)
 
 
-def test_fisher_is_evaluated_once_per_refresh_step():
+def test_fisher_is_evaluated_once_per_refresh_step(x64):
     calls = []
 
     class Counting(IREValleyProblem):
@@ -70,14 +63,14 @@ def test_fisher_is_evaluated_once_per_refresh_step():
 
     spec = _spec({"name": "ire", "kappa": 2.0, "gamma": 0.5, "every": 10, "start": 5, "base": {"name": "sgd"}}, lr=0.5, steps=47)
     trainer = Trainer(spec)
-    trainer.problem = Counting(spec.model)
+    trainer.problem = Counting(spec.model, dtype=jnp.float64)
     state, logged = trainer.advance(trainer.init_state(), 47)
     jax.effects_barrier()
     assert len(calls) == 5  # steps 5, 15, 25, 35, 45
     np.testing.assert_array_equal(logged["ire_flat_fraction"], np.where(np.arange(47) >= 5, 0.5, 0.0))
 
 
-def test_sam_ire_step_on_the_2d_toy_matches_the_closed_form():
+def test_sam_ire_step_on_the_2d_toy_matches_the_closed_form(x64):
     rho, kappa, eta = 0.05, 20.0, 0.1
     opt = {"name": "ire", "kappa": kappa, "gamma": 0.5, "base": {"name": "sam", "rho": rho, "base": {"name": "sgd"}}}
     got = _path(_spec(opt, lr=eta, steps=30, init_u=1.0, init_v=1e-3))
@@ -90,7 +83,7 @@ def test_sam_ire_step_on_the_2d_toy_matches_the_closed_form():
         np.testing.assert_allclose(got[t + 1], [u, v], rtol=1e-10)
 
 
-def test_replicas_get_independent_sam_perturbations_and_label_noise():
+def test_replicas_get_independent_sam_perturbations_and_label_noise(x64):
     opt = {"name": "sam", "rho": 0.1, "perturbation": "average", "base": {"name": "sgd"}}
     spec = _spec(opt, lr=0.05, steps=5, flat_dims=3, replicas=6, label_noise=1.0)
     trainer = Trainer(spec)
@@ -106,6 +99,11 @@ def test_optimizer_blocks_are_strict():
         _spec({"name": "sam", "rho": 0.1, "base": {"name": "ire", "kappa": 1.0, "gamma": 0.5, "base": {"name": "sgd"}}})
 
 
+def test_a_float64_run_without_x64_is_refused_in_one_line():
+    with pytest.raises(RuntimeError, match="configure_process"):
+        Trainer(_spec({"name": "sgd"}))
+
+
 def test_a_problem_without_fisher_cannot_run_ire():
     raw = {"model": {"name": "quadratic_river"}, "optimizer": {"name": "ire", "kappa": 1.0, "gamma": 0.5, "base": {"name": "sgd"}},
            "schedule": {"name": "constant", "lr": 0.1}, "steps": 5}
@@ -114,9 +112,9 @@ def test_a_problem_without_fisher_cannot_run_ire():
 
 
 def test_ire_on_a_classifier_ranks_by_the_sampled_label_fisher(monkeypatch):
-    """The interface networks use: ``fisher_diag`` = probes.curvature.sampled_fisher_diag on a
+    """The interface networks use: ``fisher_diag`` = curvature.sampled_fisher_diag on a
     batch drawn from the key; the mask is the gamma-fraction of its smallest entries."""
-    from optdyn.probes.curvature import sampled_fisher_diag
+    from optdyn.curvature import sampled_fisher_diag
     from optdyn.train import trainer as trainer_mod
 
     x = jax.random.normal(jax.random.PRNGKey(0), (32, 5))
@@ -139,7 +137,7 @@ def test_ire_on_a_classifier_ranks_by_the_sampled_label_fisher(monkeypatch):
         def metrics(self, p):
             return {"loss": self.loss(p, None)}
 
-    monkeypatch.setattr(trainer_mod, "build_problem", lambda spec, data_root=None: Softmax())
+    monkeypatch.setattr(trainer_mod, "build_problem", lambda spec, data_root=None, **_: Softmax())
     spec = RunSpec.model_validate_json(json.dumps({
         "model": {"name": "quadratic_river"}, "schedule": {"name": "constant", "lr": 0.1}, "steps": 12, "progress": False,
         "optimizer": {"name": "ire", "kappa": 2.0, "gamma": 0.6, "every": 4, "base": {"name": "sgd", "momentum": 0.9}}}))
@@ -153,7 +151,7 @@ def test_ire_on_a_classifier_ranks_by_the_sampled_label_fisher(monkeypatch):
     np.testing.assert_allclose(logged["ire_flat_fraction"], np.floor(0.6 * 18) / 18)
 
 
-def test_sam_ire_run_resumes_exactly_from_a_checkpoint(tmp_path):
+def test_sam_ire_run_resumes_exactly_from_a_checkpoint(tmp_path, x64):
     from optdyn.train.checkpoint import Checkpoints
 
     opt = {"name": "ire", "kappa": 3.0, "gamma": 0.9, "every": 3, "start": 2,

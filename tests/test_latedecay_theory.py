@@ -15,6 +15,7 @@ X2, W_STAR2 = np.array([0.15, -0.7]), np.array([-1.0, 0.5])
 
 
 pytestmark = pytest.mark.usefixtures("x64")
+F64 = np.float64  # the problems built here compute in float64
 
 
 def _alpha_jax(w, gamma):
@@ -131,7 +132,7 @@ def test_stall_radius_is_where_C_changes_sign():
 
 def test_problem_metrics_match_theory():
     spec = ReparamLinear(name="reparam_linear", d=9, n=3, gamma=1.0, instance_seed=7, replicas=4, init_radius=2.0)
-    prob = ReparamLinearProblem(spec)
+    prob = ReparamLinearProblem(spec, dtype=F64)
     inst = prob.instance
     w = np.asarray(prob.init(jax.random.PRNGKey(0)))
     np.testing.assert_allclose(np.linalg.norm(w, axis=1), 2.0, rtol=1e-12)
@@ -151,7 +152,7 @@ def test_label_noise_gd_drifts_as_lemma_3_3_predicts():
     after K steps is K eta times the effective drift (3.15), sigma^2 = s^2/n."""
     eta, s, K = 0.05, 0.5, 200
     spec = ReparamLinear(name="reparam_linear", d=8, n=4, gamma=1.0, instance_seed=3, replicas=8000, label_noise=s)
-    prob = ReparamLinearProblem(spec)
+    prob = ReparamLinearProblem(spec, dtype=F64)
     inst = prob.instance
     w0 = T.manifold_point(inst, 2.0 * np.linalg.norm(T.min_norm_interpolant(inst)))
     assert T.C_of_w(w0, inst.X, 1.0) > 0

@@ -15,7 +15,7 @@ from jax.flatten_util import ravel_pytree
 from optdyn.models import losses
 from optdyn.models.classifier import ClassifierProblem
 from optdyn.models.nets import MLP
-from optdyn.probes.curvature import flatten, top_eigenpairs
+from optdyn.curvature import flatten, top_eigenpairs
 
 RNG = np.random.default_rng(0)
 
@@ -57,7 +57,7 @@ def _mlp_problem(n=8, d=4, hidden=5, classes=3, **kw):
 
 
 def test_full_batch_gd_step_matches_a_hand_written_backward_pass(x64):
-    pb, X, y = _mlp_problem()
+    pb, X, y = _mlp_problem(dtype=jnp.float64)
     params = pb.init(jax.random.PRNGKey(0))
     assert all(p.dtype == jnp.float64 for p in jax.tree.leaves(params))
     lr = 0.1
@@ -119,7 +119,7 @@ def test_loss_is_a_pure_function_of_a_params_pytree():
 
 
 def test_lanczos_sharpness_matches_a_dense_hessian(x64):
-    pb, _, _ = _mlp_problem(n=10, d=3, hidden=4)
+    pb, _, _ = _mlp_problem(n=10, d=3, hidden=4, dtype=jnp.float64)
     params = pb.init(jax.random.PRNGKey(5))
     f, x0, _ = flatten(pb.loss, params, pb.sample_batch(jax.random.PRNGKey(0)))
     dense = np.linalg.eigh(np.asarray(jax.hessian(f)(x0)))[0][::-1]

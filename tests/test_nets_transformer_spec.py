@@ -14,8 +14,10 @@ import pytest
 from pydantic import ValidationError
 
 from optdyn.data.prepare import prepare
-from optdyn.probes.curvature import flatten, top_eigenpairs
-from optdyn.spec.components import DATA_FOR_MODEL, NETWORK_MODELS, TransformerNet
+from optdyn.curvature import flatten, top_eigenpairs
+from optdyn.models.networks import build_network
+from optdyn.registry import MODEL_SPECS, PROBLEMS
+from optdyn.spec.components import TransformerNet
 from optdyn.spec.paper import RunSpec
 from optdyn.train.trainer import Trainer
 
@@ -41,7 +43,7 @@ def test_defaults_are_the_papers_transformer():
     assert (spec.layers, spec.hidden, spec.heads, spec.ffn, spec.max_positions) == (2, 64, 2, 64, 64)
     assert spec.activation == "swish" and spec.criterion == "binary_mse" and spec.batch_size is None
     assert spec.mask_padding is False and spec.head_zero_init is True  # the code: x.mean(1), zero head
-    assert "transformer" in NETWORK_MODELS and DATA_FOR_MODEL["transformer"] == ("prepared",)
+    assert PROBLEMS.get(TransformerNet) is build_network and MODEL_SPECS.info(TransformerNet).data == ("prepared",)
 
 
 def test_heads_must_divide_the_width():

@@ -10,18 +10,19 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
+from optdyn.curvature import top_eigenpairs
 from optdyn.models import normsharp as M
 from optdyn.spec.problems import normsharp as P
-from optdyn.theory.normsharp_linalg import top_hessian_eig
 
 pytestmark = pytest.mark.usefixtures("x64")
+F64 = np.float64  # the problems built here compute in float64
 
 
 def _problems():
     return [
-        M.MatrixCompletionBNProblem(P.MatrixCompletionBN(name="matrix_completion_bn", d=6, observations=20)),
-        M.ScaleInvariantToy3DProblem(P.ScaleInvariantToy3D(name="scale_invariant_toy3d")),
-        M.LinearRegressionBNProblem(P.LinearRegressionBN(name="linear_regression_bn")),
+        M.MatrixCompletionBNProblem(P.MatrixCompletionBN(name="matrix_completion_bn", d=6, observations=20), dtype=F64),
+        M.ScaleInvariantToy3DProblem(P.ScaleInvariantToy3D(name="scale_invariant_toy3d"), dtype=F64),
+        M.LinearRegressionBNProblem(P.LinearRegressionBN(name="linear_regression_bn"), dtype=F64),
     ]
 
 
@@ -41,7 +42,7 @@ def test_scale_invariance_and_lemma_d1(problem):
 
 def test_spherical_sharpness_identity_and_lanczos_vs_dense():
     """lambda_1(H(w/||w||)) = ||w||^2 lambda_1(H(w)); the Lanczos path (D > 64) matches eigh."""
-    problem = M.MatrixCompletionBNProblem(P.MatrixCompletionBN(name="matrix_completion_bn", d=8, observations=30))
+    problem = M.MatrixCompletionBNProblem(P.MatrixCompletionBN(name="matrix_completion_bn", d=8, observations=30), dtype=F64)
     flat, unravel = ravel_pytree(problem.init(jax.random.PRNGKey(2)))
     f = lambda x: problem.loss(unravel(x))  # noqa: E731
     assert flat.size > 64
@@ -49,7 +50,8 @@ def test_spherical_sharpness_identity_and_lanczos_vs_dense():
     theta = flat / jnp.linalg.norm(flat)
     dense_theta = np.linalg.eigvalsh(np.asarray(jax.hessian(f)(theta)))[-1]
     assert dense_theta == pytest.approx(float(flat @ flat) * dense_w, rel=1e-10)
-    lanczos, vec = top_hessian_eig(f, theta, iters=flat.size)
+    vals, vecs = top_eigenpairs(f, theta, 1, "auto", iters=flat.size)
+    lanczos, vec = vals[0], vecs[:, 0]
     assert float(lanczos) == pytest.approx(dense_theta, rel=1e-9)
     hv = jax.jvp(jax.grad(f), (theta,), (vec,))[1]
     np.testing.assert_allclose(hv, lanczos * vec, atol=1e-8 * abs(float(lanczos)))
@@ -60,7 +62,7 @@ def test_spherical_sharpness_identity_and_lanczos_vs_dense():
 def test_linreg_projection_is_the_projected_gradient_flow_limit():
     """phi(theta) in closed form equals where projected GD with a small LR (the paper's 0.005)
     started at theta ends."""
-    problem = M.LinearRegressionBNProblem(P.LinearRegressionBN(name="linear_regression_bn"))
+    problem = M.LinearRegressionBNProblem(P.LinearRegressionBN(name="linear_regression_bn"), dtype=F64)
     theta = problem.init(jax.random.PRNGKey(3))
     theta = theta / jnp.linalg.norm(theta)
     phi = problem.project(theta)
@@ -84,7 +86,7 @@ def test_interpolation_plateau_spread():
     random instance; the claim's rel_tol of 0.3 covers the spread over seeds."""
     values = []
     for seed in range(4):
-        problem = M.MatrixCompletionBNProblem(P.MatrixCompletionBN(name="matrix_completion_bn", data_seed=seed))
+        problem = M.MatrixCompletionBNProblem(P.MatrixCompletionBN(name="matrix_completion_bn", data_seed=seed), dtype=F64)
         init_key, _ = jax.random.split(jax.random.PRNGKey(seed))  # as the trainer does
         params = problem.init(init_key)
         grad = jax.grad(problem.loss)

@@ -12,6 +12,7 @@ import pytest
 from optdyn.theory import normsharp as th
 
 pytestmark = pytest.mark.usefixtures("x64")
+F64 = np.float64  # the problems built here compute in float64
 
 
 def _toy_loss(w, rot):
@@ -77,7 +78,7 @@ def test_linreg_sharpness_on_manifold_and_population_loss():
     from optdyn.models.normsharp import LinearRegressionBNProblem
     from optdyn.spec.problems.normsharp import LinearRegressionBN
 
-    problem = LinearRegressionBNProblem(LinearRegressionBN(name="linear_regression_bn"))
+    problem = LinearRegressionBNProblem(LinearRegressionBN(name="linear_regression_bn"), dtype=F64)
     d = problem.data
     theta = jnp.asarray(problem.w_flat_dir)
     assert float(problem.loss(theta)) < 1e-20  # the flattest interpolant is a minimizer

@@ -77,15 +77,13 @@ PROBES = {
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    x64 = jax.config.jax_enable_x64
+def trained(tmp_path_factory, x64_module):  # float64 runs: x64 on for the module's tests
     root = tmp_path_factory.mktemp("landscape")
     bare = load_plan(write_config(root, copy.deepcopy(RUNS)))  # no probes: checkpoints 10 and 20 only
     for name in ("main", "decay", "other"):
         assert train_run(bare, rid_of(bare, name))["status"] == "completed"
     plan = load_plan(with_probes(root, PROBES))
-    yield plan, {name: run_probe(plan, pid) for name, pid in plan.figures[FIG].probes.items()}
-    jax.config.update("jax_enable_x64", x64)
+    return plan, {name: run_probe(plan, pid) for name, pid in plan.figures[FIG].probes.items()}
 
 
 def table(trained, name: str) -> pd.DataFrame:

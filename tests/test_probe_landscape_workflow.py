@@ -46,10 +46,18 @@ def test_a_probe_across_two_runs_waits_for_both(tmp_path: Path) -> None:
     jobs = _jobs(_dry_run(tmp_path, str(plan.probe_path(pid))))
     assert sorted(j["wildcards"] for j in jobs["train"]) == sorted(f"run_id={rid}" for rid in (main, other))
     (probe,) = jobs["probe"]
-    assert sorted(probe["input"].split(", ")) == sorted(str(p) for p in status.values())
+    inputs = probe["input"].split(", ")
+    run_files = [Path(p) for p in inputs if "/runs/" in p]
+    assert {p.parent.name for p in run_files} == {main, other}, inputs
+    for rid in (main, other):  # what the probe reads of each run, checkpoints included
+        assert {p.name for p in run_files if p.parent.name == rid} == {"status.json", "spec.json", "metrics.parquet", "checkpoints"}
+    assert str(plan.spec_path("probes", pid)) in inputs
 
     # one run finished: the probe still waits for the other one's train job
-    status[main].parent.mkdir(parents=True)
+    run_dir = status[main].parent
+    (run_dir / "checkpoints").mkdir(parents=True)
+    for name in ("spec.json", "metrics.parquet", "provenance.json"):
+        (run_dir / name).write_text("{}")
     status[main].write_text('{"status": "completed"}')
     jobs = _jobs(_dry_run(tmp_path, str(plan.probe_path(pid))))
     assert [j["wildcards"] for j in jobs["train"]] == [f"run_id={other}"] and len(jobs["probe"]) == 1

@@ -30,14 +30,12 @@ RIVER = {
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    x64 = jax.config.jax_enable_x64
+def trained(tmp_path_factory, x64_module):  # a float64 run: x64 on for the module's tests
     root = tmp_path_factory.mktemp("spectrum")
     plan = load_plan(write_config(root, {"rv": RIVER}))
     rid = rid_of(plan, "rv")
     assert train_run(plan, rid)["status"] == "completed"
-    yield plan, rid
-    jax.config.update("jax_enable_x64", x64)
+    return plan, rid
 
 
 def probe(**kw) -> HessianSpectrum:

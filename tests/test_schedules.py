@@ -269,9 +269,9 @@ def test_lr_curve_wsd_branch_jit():
 
 
 @pytest.mark.parametrize("spec", [Constant(name="constant", lr=0.01), StepDecay(name="step_decay", lr=0.01, milestones=[50], factor=10.0)])
-def test_float64_runs_apply_the_exact_learning_rate(spec):
+def test_float64_runs_apply_the_exact_learning_rate(spec, x64):
     """A float64 run's eta must be the eta of its loss and theory (0.01 in float32 is 0.0099999998)."""
-    with jax.enable_x64(True):
-        lr = build_schedule(spec)(jnp.asarray(10, jnp.int32))
-        assert lr.dtype == jnp.float64
-        assert float(lr) == 0.01
+    lr = build_schedule(spec, dtype=jnp.float64)(jnp.asarray(10, jnp.int32))
+    assert lr.dtype == jnp.float64
+    assert float(lr) == 0.01
+    assert build_schedule(spec)(jnp.asarray(10, jnp.int32)).dtype == jnp.float32  # the dtype is the one given

@@ -16,11 +16,13 @@ import pytest
 from optdyn.data.prepare import prepare
 from optdyn.probes import selfstab as probe
 from optdyn.probes import selfstab_tracking as lib
-from optdyn.probes.curvature import flatten
+from optdyn.curvature import flatten
 from optdyn.spec.paper import RunSpec
 from optdyn.spec.problems.selfstab import SelfstabTracking
 from optdyn.train.results import RunResult
 from optdyn.train.trainer import Trainer
+
+pytestmark = pytest.mark.usefixtures("x64")  # the tracking solves in float64: x64 on, as needs_x64 asks
 
 ETA, STEPS = 0.1, 6  # the 60-digit MLP[8] reaches 2/eta = 20 at step 7
 
@@ -58,11 +60,10 @@ def test_one_row_per_tracked_step_from_the_runs_own_start(here):
     # <= 1.3e-6 after 3 here (the authors' S-only linearization converged linearly: ~4e-4)
     np.testing.assert_allclose(table["sharpness_dagger"], 2 / ETA, rtol=1e-5)
     # the same search by hand, from the run's seed-0 initial parameters, finds the same step
-    with jax.enable_x64(True):
-        trainer = Trainer(run.spec)
-        params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), trainer.init_state()["params"])
-        f, x0, _ = flatten(trainer.problem.loss, params, trainer.problem.sample_batch(None))
-        found = lib.find_instability(f, x0, ETA, dtype=jnp.float32, key=jax.random.PRNGKey(0))
+    trainer = Trainer(run.spec)
+    params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), trainer.init_state()["params"])
+    f, x0, _ = flatten(trainer.problem.loss, params, trainer.problem.sample_batch(None))
+    found = lib.find_instability(f, x0, ETA, dtype=jnp.float32, key=jax.random.PRNGKey(0))
     assert table["instability_step"].iloc[0] == found["step"] and (table["eta"] == ETA).all()
     assert table["stopped"].iloc[0] == "steps"
     # row 0 is theta_0 itself: GD, GF and the predicted point coincide there

@@ -17,10 +17,11 @@ from optdyn.train.trainer import Trainer
 
 
 pytestmark = pytest.mark.usefixtures("x64")
+F64 = np.float64  # the problems built here compute in float64
 
 
 def _toy(eta=0.01, alpha=2.0, beta=0.5, x0=0.1):
-    return SelfstabToyProblem(SelfstabToy(name="selfstab_toy", eta=eta, alpha=alpha, beta=beta, x0=x0))
+    return SelfstabToyProblem(SelfstabToy(name="selfstab_toy", eta=eta, alpha=alpha, beta=beta, x0=x0), dtype=F64)
 
 
 def _points(n=8, seed=0):

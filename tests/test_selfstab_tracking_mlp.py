@@ -21,7 +21,7 @@ import pytest
 from optdyn.data.images import load_digits
 from optdyn.models.classifier import ClassifierProblem
 from optdyn.models.nets import MLP
-from optdyn.probes.curvature import flatten
+from optdyn.curvature import flatten
 from optdyn.probes.selfstab_tracking import find_instability, track
 
 pytestmark = pytest.mark.usefixtures("x64")
@@ -30,16 +30,16 @@ N, WIDTH, ETA, STEPS = 200, 16, 0.4, 40  # eta = 0.4 reaches 2/eta within ~100 s
 
 
 @pytest.fixture(scope="module")
-def tracked():
-    with jax.enable_x64(True):
-        X, y = load_digits()
-        X = X[:N].reshape(N, -1)
-        X = (X - X.mean(0)) / (X.std(0) + 1e-8)  # per-feature standardized, as the catalog's §6.1 check
-        problem = ClassifierProblem(lambda rngs: MLP(64, 10, widths=(WIDTH, WIDTH), rngs=rngs), X, y[:N], "cat_mse")
-        f, x0, _ = flatten(problem.loss, problem.init(jax.random.PRNGKey(0)), problem.sample_batch(None))
-        found = find_instability(f, x0, ETA, max_steps=2000, dtype=jnp.float64)
-        state = track(f, found["x"], ETA, STEPS) if found["reached"] else None
-        yield found, state
+def tracked(x64_module):
+    X, y = load_digits()
+    X = X[:N].reshape(N, -1)
+    X = (X - X.mean(0)) / (X.std(0) + 1e-8)  # per-feature standardized, as the catalog's §6.1 check
+    problem = ClassifierProblem(lambda rngs: MLP(64, 10, widths=(WIDTH, WIDTH), rngs=rngs), X, y[:N], "cat_mse",
+                                dtype=jnp.float64)
+    f, x0, _ = flatten(problem.loss, problem.init(jax.random.PRNGKey(0)), problem.sample_batch(None))
+    found = find_instability(f, x0, ETA, max_steps=2000, dtype=jnp.float64)
+    state = track(f, found["x"], ETA, STEPS) if found["reached"] else None
+    return found, state
 
 
 def test_reaches_instability(tracked):

@@ -49,37 +49,34 @@ def test_entropy_and_gini_closed_forms():
     np.testing.assert_allclose(B.gini(P), [0.0, 2 / 3, 0.5], atol=1e-15)
 
 
-def test_population_loss_at_log_p_is_the_mean_entropy(paper_language):
+def test_population_loss_at_log_p_is_the_mean_entropy(paper_language, x64):
     P, _, _ = paper_language
     theta = np.log(P)
     np.testing.assert_allclose(B.population_loss(theta, P), B.entropy(P), atol=1e-12)
     # ... it is the minimum: zero gradient there, and a shift of theta rows changes nothing
-    with jax.enable_x64(True):
-        grad_fn = jax.jit(jax.grad(lambda th: B.population_loss(th, P[:50]).mean()))
-        g = grad_fn(jnp.asarray(theta[:50]))
-        assert float(jnp.abs(g).max()) < 1e-15
+    grad_fn = jax.jit(jax.grad(lambda th: B.population_loss(th, P[:50]).mean()))
+    g = grad_fn(jnp.asarray(theta[:50]))
+    assert float(jnp.abs(g).max()) < 1e-15
     np.testing.assert_allclose(B.population_loss(theta + 3.0, P), B.entropy(P), atol=1e-12)
     assert (B.population_loss(np.zeros_like(P), P) > B.entropy(P)).all()
 
 
-def test_lemma_4_1_trace_of_hessian_is_gini(paper_language):
+def test_lemma_4_1_trace_of_hessian_is_gini(paper_language, x64):
     P, _, _ = paper_language
     blocks = B.city_hessian_block(P)  # q = softmax(log P) = P at the optimum
     np.testing.assert_allclose(np.trace(blocks, axis1=-2, axis2=-1), B.gini(P), atol=1e-12)
     # and independently by differentiating one city's CE loss twice with JAX
-    with jax.enable_x64(True):
-        hess = jax.jit(jax.vmap(jax.hessian(B.population_loss)))
-        idx = np.r_[0:20, 1800:1820]
-        Hj = np.asarray(hess(jnp.asarray(np.log(P[idx])), jnp.asarray(P[idx])))
+    hess = jax.jit(jax.vmap(jax.hessian(B.population_loss)))
+    idx = np.r_[0:20, 1800:1820]
+    Hj = np.asarray(hess(jnp.asarray(np.log(P[idx])), jnp.asarray(P[idx])))
     np.testing.assert_allclose(Hj, blocks[idx], atol=1e-12)
     np.testing.assert_allclose(np.trace(Hj, axis1=-2, axis2=-1), B.gini(P[idx]), atol=1e-12)
 
 
-def test_hessian_block_matches_jax_away_from_optimum():
+def test_hessian_block_matches_jax_away_from_optimum(x64):
     rng = np.random.default_rng(1)
     theta, P = rng.normal(size=(4, 6)), rng.dirichlet(np.ones(6), size=4)
     q = np.exp(theta) / np.exp(theta).sum(-1, keepdims=True)
-    with jax.enable_x64(True):
-        hess = jax.jit(jax.vmap(jax.hessian(B.population_loss)))
-        Hj = hess(jnp.asarray(theta), jnp.asarray(P))
+    hess = jax.jit(jax.vmap(jax.hessian(B.population_loss)))
+    Hj = hess(jnp.asarray(theta), jnp.asarray(P))
     np.testing.assert_allclose(np.asarray(Hj), B.city_hessian_block(q), atol=1e-12)

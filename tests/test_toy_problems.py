@@ -157,19 +157,21 @@ def test_bigram_batch_gradient_is_unbiased():
 # --- dtype ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("x64", [False, True])
-def test_problems_follow_the_default_float_dtype(x64):
-    with jax.enable_x64(x64):
-        want = jnp.zeros(()).dtype
-        problems = [
-            River2DProblem(River2D(name="river2d", replicas=2, init_box=((0, 1), (0, 1)),
-                                   noise_sigma=1.0)),
-            QuadraticRiverProblem(QuadraticRiver(name="quadratic_river", noise_sigma=1.0)),
-            BigramProblem(BigramSoftmax(name="bigram_softmax", init_scale=0.1), SMALL),
-        ]
-        for prob in problems:
-            w = prob.init(jax.random.PRNGKey(0))
-            batch = prob.sample_batch(jax.random.PRNGKey(1))
-            loss, g = jax.jit(jax.value_and_grad(prob.loss))(w, batch)
-            assert w.dtype == want and loss.dtype == want and g.dtype == want
-            assert all(v.dtype == want for v in jax.jit(prob.metrics)(w).values())
+@pytest.mark.parametrize("want, x64_on", [(jnp.float32, False), (jnp.float32, True), (jnp.float64, True)])
+def test_problems_compute_in_the_dtype_they_are_given(want, x64_on, request):
+    """The dtype comes from the run spec, not from the x64 switch: a float32 problem stays float32
+    in a process configured for float64."""
+    if x64_on:
+        request.getfixturevalue("x64")
+    problems = [
+        River2DProblem(River2D(name="river2d", replicas=2, init_box=((0, 1), (0, 1)),
+                               noise_sigma=1.0), dtype=want),
+        QuadraticRiverProblem(QuadraticRiver(name="quadratic_river", noise_sigma=1.0), dtype=want),
+        BigramProblem(BigramSoftmax(name="bigram_softmax", init_scale=0.1), SMALL, dtype=want),
+    ]
+    for prob in problems:
+        w = prob.init(jax.random.PRNGKey(0))
+        batch = prob.sample_batch(jax.random.PRNGKey(1))
+        loss, g = jax.jit(jax.value_and_grad(prob.loss))(w, batch)
+        assert w.dtype == want and loss.dtype == want and g.dtype == want
+        assert all(v.dtype == want for v in jax.jit(prob.metrics)(w).values())

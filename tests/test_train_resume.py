@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
+from optdyn.spec.jobs import write_job_spec
 from optdyn.spec.load import load_plan
 from optdyn.train import metrics as metrics_mod
 from optdyn.train.checkpoint import Checkpoints
@@ -41,8 +42,11 @@ KILL_RUN = {
 
 
 def _train_cmd(rid: str, config: Path) -> list[str]:
+    """The train job as the workflow runs it: its spec file, its run folder (resuming in place)."""
+    plan = load_plan(config)
+    spec = write_job_spec(plan, "runs", rid, plan.spec_path("runs", rid))
     cli = [str(OPTDYN)] if OPTDYN.exists() else [sys.executable, "-m", "optdyn.cli"]
-    return [*cli, "train", rid, "--config", str(config)]
+    return [*cli, "train", str(spec), "--out", str(plan.run_dir(rid))]
 
 
 @pytest.mark.slow

@@ -89,7 +89,7 @@ def test_wsd_branch_equals_continuous_wsd_s_run(tmp_path: Path, wsd_reference: p
     assert lr[D] == np.float32(0.02) and lr[T - 1] < lr[D + 1] < lr[D]
 
 
-@pytest.mark.parametrize("parent_state", ["no_checkpoint", "earlier_checkpoint", "never_trained"])
+@pytest.mark.parametrize("parent_state", ["no_checkpoint", "earlier_checkpoint"])
 def test_branch_materializes_missing_parent_checkpoint(tmp_path: Path, wsd_reference: pd.DataFrame, parent_state: str) -> None:
     early = 100
     spec = {**WSD_PLAN, "checkpoint_steps": [early]} if parent_state == "earlier_checkpoint" else WSD_PLAN
@@ -98,20 +98,27 @@ def test_branch_materializes_missing_parent_checkpoint(tmp_path: Path, wsd_refer
     # checkpoint_steps is logging-only: the same runs as in the test above
     assert main == rid_of(load_plan(write_config(tmp_path / "plain", {"wsd": WSD_PLAN})), "wsd")
 
-    if parent_state != "never_trained":
-        train_run(plan, main)
-        assert ckpt_steps(plan, main) == ([early, D] if parent_state == "earlier_checkpoint" else [D])
-        ckpts = Checkpoints(plan.run_dir(main) / "checkpoints")
-        ckpts.delete(D)
-        ckpts.close()
-        assert ckpt_steps(plan, main) == ([early] if parent_state == "earlier_checkpoint" else [])
+    train_run(plan, main)
+    assert ckpt_steps(plan, main) == ([early, D] if parent_state == "earlier_checkpoint" else [D])
+    ckpts = Checkpoints(plan.run_dir(main) / "checkpoints")
+    ckpts.delete(D)
+    ckpts.close()
+    before = ckpt_steps(plan, main)
+    assert before == ([early] if parent_state == "earlier_checkpoint" else [])
 
     status = train_run(plan, branch)
     assert status["status"] == "completed"
     assert status["origin"] == f"branched from {main} at step {D}"
-    assert D in ckpt_steps(plan, main), "the replayed branch point is kept for the next branch"
+    assert ckpt_steps(plan, main) == before, "a job writes nothing into another run's folder"
+    assert D in ckpt_steps(plan, branch), "the branch keeps its own first state, for its probes"
     got = metrics(plan, branch)
     assert_frame_equal(got, from_step(wsd_reference, D)[got.columns], check_exact=True)
+
+
+def test_a_branch_of_an_unfinished_parent_is_refused(tmp_path: Path) -> None:
+    plan = load_plan(write_config(tmp_path, {"wsd": WSD_PLAN}))
+    with pytest.raises(BranchError, match="has not finished"):
+        train_run(plan, rid_of(plan, "wsd_decay1"))
 
 
 # --- 4. divergence ------------------------------------------------------------------------------

@@ -152,7 +152,9 @@ def _full_stats(plan) -> dict[str, int]:
     """Job counts of the whole default target, from the resolved plan."""
     n = len(plan.figures)
     datasets = {r.spec.data.dataset for r in plan.runs.values() if r.dataset is not None}
-    return _stats(data=len(datasets), train=len(plan.runs), probe=len(_probes(plan)), figure=n, claims=n, report=1, all=1)
+    specs = len(datasets) + len(plan.runs) + len(_probes(plan)) + 2 * n + 1  # each job's spec file (rule spec)
+    return _stats(spec=specs, data=len(datasets), train=len(plan.runs), probe=len(_probes(plan)), figure=n, claims=n,
+                  report=1, all=1)
 
 
 def _replace_once(path: Path, anchor: str, old: str, new: str) -> str:
@@ -263,7 +265,8 @@ def test_editing_a_run_reruns_only_that_run_and_its_figure(tiny_run):
         assert all(_probes(new_plan)[pid].run_id == new_run for pid in new_probes)
         out = _snakemake(wd, "-n", "-c2", "--config", f"tier={TIER}").stdout
         jobs = _planned_jobs(out)
-        expected = _stats(train=1, probe=len(new_probes), figure=1, claims=1, report=1, all=1)
+        # new specs: the new run's, its probes', and the figure's (it lists its runs)
+        expected = _stats(spec=2 + len(new_probes), train=1, probe=len(new_probes), figure=1, claims=1, report=1, all=1)
         assert _job_stats(out) == expected, out[-4000:]
         assert sorted(r for r, _ in jobs) == sorted(r for r, n in expected.items() for _ in range(n)), jobs
         assert [w["run_id"] for r, w in jobs if r == "train"] == [new_run]
@@ -283,7 +286,8 @@ def test_editing_a_tolerance_reruns_only_the_claims(tiny_run):
     try:
         out = _snakemake(wd, "-n", "-c2", "--config", f"tier={TIER}").stdout
         jobs = _planned_jobs(out)
-        assert _job_stats(out) == {"claims": 1, "report": 1, "all": 1}, out[-4000:]
+        assert _job_stats(out) == {"spec": 1, "claims": 1, "report": 1, "all": 1}, out[-4000:]
+        assert [w for r, w in jobs if r == "spec"] == [{"kind": "claims", "key": "wsd_fig04"}], jobs
         assert [w for r, w in jobs if r == "claims"] == [{"paper": "wsd", "fig": "fig04"}], jobs
     finally:
         paper.write_text(original)
@@ -317,10 +321,11 @@ def test_one_figure_target_builds_only_that_figure(tmp_path):
     wd = _copy_workflow(tmp_path / "wf")
     # the target goes before --config: `--config` takes every following word as a key=value pair
     out = _snakemake(wd, "-c2", "wsd_fig02", "--config", f"tier={TIER}").stdout
-    assert _job_stats(out) == {"figure": 1, "claims": 1, "wsd_fig02": 1}, out[-3000:]
+    assert _job_stats(out) == {"spec": 2, "figure": 1, "claims": 1, "wsd_fig02": 1}, out[-3000:]
     tier_dir = wd / "results" / TIER
     for ext in FIG_EXTS:
         assert (tier_dir / "figures" / "wsd" / f"fig02.{ext}").is_file(), ext
+    assert sorted(p.name for p in (tier_dir / "specs").rglob("*.json")) == ["wsd_fig02.json", "wsd_fig02.json"]
     made = sorted(p.name for p in (tier_dir / "figures" / "wsd").iterdir())
     assert made == sorted(f"fig02.{ext}" for ext in FIG_EXTS), made
     assert not (tier_dir / "runs").exists(), "fig02 needs no training, but a runs folder was created"

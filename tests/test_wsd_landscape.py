@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optdyn.figures.wsd import fig05, fig12, fig13, fig14
-from optdyn.figures.wsd.landscape import line_curvature, monotone, valley
+from optdyn.figures.wsd.landscape import fig05, fig12, fig13, fig14, line_curvature, monotone, valley
 from optdyn.probes.landscape import gram_schmidt
 from optdyn.spec.plots.wsd import Fig12, Fig13, Fig14
 

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from optdyn.figures.common import FigureContext
-from optdyn.figures.wsd import fig01, fig08, fig09, tab01
+from optdyn.figures.wsd.hybrids import fig09, tab01
+from optdyn.figures.wsd.oracle import fig01, fig08
 from optdyn.optim.schedules import build_schedule, lr_curve
 from optdyn.spec.load import load_plan
 from optdyn.spec.plots.wsd import Fig01, Fig08, Fig09, Tab01
@@ -113,7 +114,7 @@ def _run(name: str, curve: dict[int, float], *, steps=None, decays=None, peak=1e
 
 
 def _ctx(plot, runs, title="t"):
-    return FigureContext(plan=None, figure=SimpleNamespace(plot=plot, spec=SimpleNamespace(title=title)), runs=runs)
+    return FigureContext(paper=None, figure=SimpleNamespace(plot=plot, spec=SimpleNamespace(title=title)), runs=runs)
 
 
 def test_fig08_gaps_and_doubling_ratio():

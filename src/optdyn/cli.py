@@ -13,13 +13,10 @@ EPILOG = """examples:
   optdyn validate                      check config/ for the configured tier
   optdyn validate --tier tiny          ... for another tier
   optdyn plan                          list figure targets and the runs they need
-  optdyn train RUN_ID                  train one run (resumes from its last checkpoint)
-  optdyn probe PROBE_ID                measure a probe on a finished run
-  optdyn data digits                   prepare a dataset of config/data.yaml into resources/data/
-  optdyn figure wsd_fig03              draw one figure (png, pdf, csv, values)
-  optdyn claims wsd_fig03              check the paper's claims for one figure
-  optdyn report                        write results/<tier>/report/index.html
+  optdyn spec figures wsd_fig03 --out f.json   the resolved spec the workflow hands a job
   optdyn schema --write                regenerate workflow/schemas/*.json
+The job commands (train, probe, data, figure, claims, report) read the spec file and the paths
+their Snakemake rule hands them (`snakemake -n -p <target>` prints their command lines).
 Most users run these through Snakemake: `snakemake -c2 wsd_fig03`."""
 
 
@@ -29,19 +26,11 @@ def _plan(args):
     return load_plan(args.config, tier=args.tier, papers=args.papers.split(",") if args.papers else None)
 
 
-def _plan_with(args, kind: str, key: str):
-    """The plan of the first paper that has this run / probe / figure target, loading one paper
-    at a time: a job needs only its own paper's files, so `snakemake --config papers=[...]` can
-    narrow a workflow without changing any job's command line."""
-    from optdyn.spec.load import load_config, load_plan
+def _start(need_x64: bool) -> None:
+    """Process start: the one place the job's precision is set (precision.py)."""
+    from optdyn.precision import configure_process
 
-    if args.papers:
-        return _plan(args)
-    for paper in load_config(args.config, args.tier).papers:
-        plan = load_plan(args.config, tier=args.tier, papers=[paper])
-        if key in getattr(plan, kind):
-            return plan
-    return _plan(args)
+    configure_process(need_x64)
 
 
 def cmd_validate(args) -> int:
@@ -65,71 +54,117 @@ def cmd_plan(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    from optdyn.train.run import train_run
+def cmd_spec(args) -> int:
+    from optdyn.spec.jobs import write_job_spec
 
-    plan = _plan_with(args, "runs", args.run_id)
-    if args.run_id not in plan.runs:
-        raise SpecError(str(plan.config_file), "run_id", args.run_id, f"not a run of tier '{plan.tier}'; see `optdyn plan`")
-    status = train_run(plan, args.run_id)
+    plan = _plan(args)
+    print(f"wrote {write_job_spec(plan, args.kind, args.key, args.out)}")
+    return 0
+
+
+def _run_dir(path) -> Path | None:
+    """A run is handed as its folder or as its ``status.json`` (a file the rule declares)."""
+    if path is None:
+        return None
+    path = Path(path)
+    return path.parent if path.name == "status.json" else path
+
+
+def _data_root(dirs: list[str] | None) -> Path | None:
+    """Prepared datasets are read as ``<root>/<name>``: the root is the handed folders' parent."""
+    roots = {Path(d).parent for d in dirs or []}
+    if len(roots) > 1:
+        raise SystemExit(f"optdyn: error: --data folders must share one parent; got {sorted(map(str, roots))}")
+    return roots.pop() if roots else None
+
+
+def cmd_train(args) -> int:
+    from optdyn.spec.jobs import load_run_job
+
+    run = load_run_job(args.spec)
+    _start(run.spec.dtype == "float64")
+    from optdyn.train.run import train
+
+    status = train(run, _run_dir(args.out), parent_dir=_run_dir(args.parent), data_root=_data_root(args.data), work_dir=args.work)
     print(json.dumps(status))
     return 0
 
 
 def cmd_probe(args) -> int:
-    from optdyn.probes import run_probe
+    from optdyn.spec.jobs import load_probe_job
+    from optdyn.train.results import read_run
 
-    plan = _plan_with(args, "probes", args.probe_id)
-    if args.probe_id not in plan.probes:
-        raise SpecError(str(plan.config_file), "probe_id", args.probe_id, f"not a probe of tier '{plan.tier}'; see `optdyn plan`")
-    print(f"wrote {run_probe(plan, args.probe_id)}")
+    probe = load_probe_job(args.spec)
+    by_id = {_run_dir(d).name: read_run(_run_dir(d), _data_root(args.data)) for d in args.runs}
+    missing = sorted(set(probe.run_ids.values()) - set(by_id))
+    if missing:
+        raise SystemExit(f"optdyn: error: probe {probe.probe_id} reads runs {missing}, which were not handed to it (--runs)")
+    from optdyn.precision import needs_x64
+
+    _start(needs_x64([r.spec for r in by_id.values()], probe.spec))
+    from optdyn.probes import measure
+
+    runs = {name: by_id[rid] for name, rid in probe.run_ids.items()}
+    print(f"wrote {measure(probe, runs, args.out, args.work)}")
     return 0
 
 
 def cmd_data(args) -> int:
     from optdyn.data.errors import DataError
     from optdyn.data.prepare import prepare
+    from optdyn.spec.jobs import read_job_spec
 
-    plan = _plan(args)
-    if args.dataset not in plan.datasets:
-        allowed = ", ".join(plan.datasets) or "none (no datasets file)"
-        raise SpecError(str(plan.config_file.parent / plan.config.data), "datasets", args.dataset, f"not a dataset; allowed: {allowed}")
-    entry = plan.datasets[args.dataset]
+    entry = read_job_spec(args.spec, "data")
+    out = Path(args.out)
+    if out.name != entry["dataset"]:
+        raise SystemExit(f"optdyn: error: --out must end in the dataset's name '{entry['dataset']}'; got {out}")
     try:
-        manifest = prepare(args.dataset, entry["kind"], entry["params"], root=plan.dataset_dir(args.dataset).parent)
+        definition = entry["definition"]
+        manifest = prepare(entry["dataset"], definition["kind"], definition["params"], root=out.parent)
     except DataError as exc:
         print(f"optdyn: error: {exc}", file=sys.stderr)
         return 2
-    print(f"prepared {plan.dataset_dir(args.dataset)} ({len(manifest['files'])} files, manifest verified)")
+    print(f"prepared {out} ({len(manifest['files'])} files, manifest verified)")
     return 0
 
 
 def cmd_figure(args) -> int:
-    from optdyn.figures.common import build, write
+    from optdyn.spec.jobs import load_figure_job
+    from optdyn.train.results import read_run
 
-    plan = _plan_with(args, "figures", args.target)
-    out = build(plan, args.target)
-    write(out, plan.figure_stem(args.target))
-    print(f"wrote {plan.figure_stem(args.target)}.{{png,pdf,csv,values.json}}")
+    fig, paper = load_figure_job(args.spec)
+    runs = {_run_dir(d).name: read_run(_run_dir(d)) for d in args.runs or []}
+    _start(type(fig.plot).float64 or any(r.spec.dtype == "float64" for r in runs.values()))
+    from optdyn.figures.common import draw, read_context, write
+
+    probes = {Path(p).stem: Path(p) for p in args.probes or []}
+    write(draw(read_context(fig, paper, runs, probes)), Path(args.out))
+    print(f"wrote {args.out}.{{png,pdf,csv,values.json}}")
     return 0
 
 
 def cmd_claims(args) -> int:
     from optdyn.claims import write_claims
+    from optdyn.spec.jobs import load_claims_job, read_job_spec
 
-    plan = _plan_with(args, "figures", args.target)
-    fig = plan.figure(args.target)
-    stem = plan.figure_stem(args.target)
-    rows = write_claims(fig.spec.claims, Path(f"{stem}.values.json"), Path(f"{stem}.claims.json"))
+    target = read_job_spec(args.spec, "claims")["target"]
+    rows = write_claims(load_claims_job(args.spec), Path(args.values), Path(args.out))
     for r in rows:
-        print(f"{'PASS' if r['passed'] else 'FAIL'}  {args.target}.{r['id']}: ours {r['our_value']!r} vs paper {r['paper_value']!r} ({r['tolerance']})")
+        print(f"{'PASS' if r['passed'] else 'FAIL'}  {target}.{r['id']}: ours {r['our_value']!r} vs paper {r['paper_value']!r} ({r['tolerance']})")
     return 0
 
 
 def cmd_report(args) -> int:
     from optdyn.report.collect import build_report
+    from optdyn.spec.jobs import read_job_spec
 
-    print(f"wrote {build_report(_plan(args), args.out)}")
+    spec = read_job_spec(args.spec, "report")
+    stems = {t: Path(p).with_suffix("") for p in args.figures for t, f in spec["figures"].items()
+             if Path(p).name == f"{f['key']}.png" and Path(p).parent.name == f["paper"]}
+    missing = sorted(set(spec["figures"]) - set(stems))
+    if missing:
+        raise SystemExit(f"optdyn: error: the report was not handed the figures {missing} (--figures)")
+    print(f"wrote {build_report(spec, stems, args.out)}")
     return 0
 
 
@@ -158,21 +193,45 @@ def parser() -> argparse.ArgumentParser:
     q = sub.add_parser("plan", parents=[common], help="list figure targets and their runs")
     q.add_argument("--json", action="store_true")
     q.set_defaults(fn=cmd_plan)
-    q = sub.add_parser("train", parents=[common], help="train one run by id (resumable)")
-    q.add_argument("run_id")
+    q = sub.add_parser("spec", parents=[common], help="write one job's resolved spec (what the workflow hands each job)")
+    q.add_argument("kind", choices=["runs", "probes", "figures", "claims", "data", "report"])
+    q.add_argument("key", help="run id, probe id, figure target, dataset name, or 'tier' for the report")
+    q.add_argument("--out", required=True, type=Path)
+    q.set_defaults(fn=cmd_spec)
+    # job commands: each reads the spec file and the paths its rule hands it, nothing else
+    q = sub.add_parser("train", help="train one run (resumes from its work folder)")
+    q.add_argument("spec", help="results/<tier>/specs/runs/<run_id>.json")
+    q.add_argument("--out", required=True, type=Path, help="the run's folder (or its status.json)")
+    q.add_argument("--parent", type=Path, help="the finished parent run's folder or status.json (a branch)")
+    q.add_argument("--data", nargs="*", help="prepared dataset folders the run reads")
+    q.add_argument("--work", type=Path, help="scratch a killed job resumes from (default: --out)")
     q.set_defaults(fn=cmd_train)
-    q = sub.add_parser("probe", parents=[common], help="measure one probe on its finished run")
-    q.add_argument("probe_id")
+    q = sub.add_parser("probe", help="measure one probe on finished runs")
+    q.add_argument("spec", help="results/<tier>/specs/probes/<probe_id>.json")
+    q.add_argument("--runs", nargs="+", required=True, help="the runs it reads (folders or their status.json)")
+    q.add_argument("--data", nargs="*", help="prepared dataset folders those runs read")
+    q.add_argument("--out", required=True, type=Path, help="the probe's parquet table")
+    q.add_argument("--work", required=True, type=Path, help="scratch a killed probe resumes from")
     q.set_defaults(fn=cmd_probe)
-    q = sub.add_parser("data", parents=[common], help="prepare one dataset of config/data.yaml (with its manifest)")
-    q.add_argument("dataset")
+    q = sub.add_parser("data", help="prepare one dataset (with its manifest)")
+    q.add_argument("spec", help="results/<tier>/specs/data/<name>.json")
+    q.add_argument("--out", required=True, type=Path, help="resources/data/<name>")
     q.set_defaults(fn=cmd_data)
-    for name, fn, text in (("figure", cmd_figure, "draw one figure target"), ("claims", cmd_claims, "check one figure's claims")):
-        q = sub.add_parser(name, parents=[common], help=text)
-        q.add_argument("target", help="e.g. wsd_fig03")
-        q.set_defaults(fn=fn)
-    q = sub.add_parser("report", parents=[common], help="write the tier's HTML report")
-    q.add_argument("--out", type=Path, help="output folder (default: results/<tier>/report)")
+    q = sub.add_parser("figure", help="draw one figure target (png, pdf, csv, values.json)")
+    q.add_argument("spec", help="results/<tier>/specs/figures/<target>.json")
+    q.add_argument("--runs", nargs="*", help="the runs it draws (folders or their status.json)")
+    q.add_argument("--probes", nargs="*", help="the probe tables it draws")
+    q.add_argument("--out", required=True, help="path stem of the outputs")
+    q.set_defaults(fn=cmd_figure)
+    q = sub.add_parser("claims", help="check one figure's claims")
+    q.add_argument("spec", help="results/<tier>/specs/claims/<target>.json")
+    q.add_argument("--values", required=True, help="the figure's values.json")
+    q.add_argument("--out", required=True, help="claims.json to write")
+    q.set_defaults(fn=cmd_claims)
+    q = sub.add_parser("report", help="write the tier's HTML report")
+    q.add_argument("spec", help="results/<tier>/specs/report/tier.json")
+    q.add_argument("--figures", nargs="+", required=True, help="every figure's png (its other files lie beside it)")
+    q.add_argument("--out", required=True, type=Path, help="<folder>/index.html")
     q.set_defaults(fn=cmd_report)
     q = sub.add_parser("schema", help="check (default) or --write the JSON Schemas of the spec")
     q.add_argument("--write", action="store_true")

@@ -26,8 +26,12 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+#: files that are not data: Snakemake marks a finished directory output with this one
+NOT_DATA = (MANIFEST, ".snakemake_timestamp")
+
+
 def _data_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name not in NOT_DATA)
 
 
 def write_manifest(root: str | Path, meta: dict[str, Any]) -> dict[str, Any]:

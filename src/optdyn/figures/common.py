@@ -6,7 +6,6 @@ figure, the tidy table it was drawn from, and the named numbers its claims are c
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -20,25 +19,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from optdyn.registry import FIGURES  # noqa: E402
+from optdyn.spec.jobs import PaperInfo  # noqa: E402
 from optdyn.spec.load import Plan, ResolvedFigure  # noqa: E402
-from optdyn.spec.paper import PaperSpec  # noqa: E402
 from optdyn.train.results import RunResult, load_run  # noqa: E402
 
 
 @dataclass
 class FigureContext:
-    plan: Plan
     figure: ResolvedFigure
-    runs: dict[str, RunResult] = field(default_factory=dict)
-    probes: dict[str, pd.DataFrame] = field(default_factory=dict)
+    paper: PaperInfo  # the paper's title and presets
+    runs: dict[str, RunResult] = field(default_factory=dict)  # by figure-local name
+    probes: dict[str, pd.DataFrame] = field(default_factory=dict)  # by figure-local name
 
     @property
     def plot(self) -> Any:
         return self.figure.plot
-
-    @property
-    def paper(self) -> PaperSpec:
-        return self.plan.papers[self.figure.paper]
 
 
 @dataclass
@@ -49,22 +45,34 @@ class FigureOutput:
 
 
 def context(plan: Plan, target: str) -> FigureContext:
+    """A figure of the plan with its inputs from the standard results layout (tests, interactive use)."""
     fig = plan.figure(target)
-    runs = {name: load_run(plan, rid) for name, rid in fig.runs.items()}
-    probes = {name: pd.read_parquet(plan.probe_path(pid)) for name, pid in fig.probes.items()}
-    return FigureContext(plan, fig, runs, probes)
+    paper = plan.papers[fig.paper]
+    runs = {rid: load_run(plan, rid) for rid in fig.runs.values()}
+    probes = {pid: plan.probe_path(pid) for pid in fig.probes.values()}
+    return read_context(fig, PaperInfo(fig.paper, paper.title, paper.presets), runs, probes)
 
 
+def read_context(fig: ResolvedFigure, paper: PaperInfo, runs: dict[str, RunResult], probes: dict[str, Path]) -> FigureContext:
+    """``runs`` by run id and ``probes`` (table paths) by probe id: exactly what the job was handed."""
+    missing = sorted(set(fig.runs.values()) - set(runs)) + sorted(set(fig.probes.values()) - set(probes))
+    if missing:
+        raise FileNotFoundError(f"figure {fig.target}: not handed {', '.join(missing)}")
+    return FigureContext(fig, paper, {name: runs[rid] for name, rid in fig.runs.items()},
+                         {name: pd.read_parquet(probes[pid]) for name, pid in fig.probes.items()})
 def style() -> None:
     sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight"})
 
 
 def build(plan: Plan, target: str) -> FigureOutput:
-    fig = plan.figure(target)
-    module = importlib.import_module(f"optdyn.figures.{fig.paper}")
+    return draw(context(plan, target))
+
+
+def draw(ctx: FigureContext) -> FigureOutput:
+    fn = FIGURES.get((ctx.figure.paper, ctx.figure.key))  # imports the paper's figure modules only
     style()
-    return getattr(module, fig.key)(context(plan, target))
+    return fn(ctx)
 
 
 def write(out: FigureOutput, stem: Path) -> None:

@@ -9,7 +9,7 @@ Optional members, looked up with ``getattr`` by the trainer when a run needs the
   ``replica_axis: bool``: every params leaf stacks independent replicas along axis 0, so SAM's
   perturbation norm and IRE's coordinate ranking are taken per replica (default False);
   ``fisher_diag(params, key) -> PyTree``: a diagonal-Fisher estimate like params, which IRE ranks
-  coordinates by (networks: ``probes.fisher.sampled_fisher_diag`` on a batch drawn from ``key``;
+  coordinates by (networks: ``curvature.sampled_fisher_diag`` on a batch drawn from ``key``;
   squared-loss toys: their own Gauss-Newton diagonal). Jittable.
   ``sharpness(params, *, examples, iters) -> scalar``: the top Hessian eigenvalue of the training
   loss on the first ``examples`` training examples (None: all) by ``iters`` Lanczos steps, which

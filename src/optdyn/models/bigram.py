@@ -12,15 +12,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optdyn.precision import default_float
+from optdyn.registry import problem_builder
 
 from ..spec.components import BigramLanguage, BigramSoftmax
 from ..theory.bigram import entropy, make_language, population_loss
 
 
 class BigramProblem:
-    def __init__(self, model: BigramSoftmax, data: BigramLanguage):
-        self.model, self.data = model, data
+    def __init__(self, model: BigramSoftmax, data: BigramLanguage, *, dtype=jnp.float32):
+        self.model, self.data, self.dtype = model, data, jnp.dtype(dtype)
         self.P, self.is_det = make_language(
             data.n_deterministic,
             data.n_stochastic,
@@ -34,7 +34,7 @@ class BigramProblem:
         self.mean_entropy = float(self.entropy.mean())  # L* = min of the population loss
 
     def init(self, key: jax.Array) -> jax.Array:
-        shape, dt = (self.n, self.m), default_float()
+        shape, dt = (self.n, self.m), self.dtype
         if self.model.init_scale == 0:
             return jnp.zeros(shape, dt)
         return self.model.init_scale * jax.random.normal(key, shape, dt)
@@ -45,8 +45,8 @@ class BigramProblem:
         representable in float32), and categorical is sampled from logits directly."""
         k_city, k_name = jax.random.split(key)
         B = self.data.batch_size
-        city = jax.random.randint(k_city, (B,), 0, self.n)
-        log_p = jnp.asarray(np.log(self.P), dtype=default_float())
+        city = jax.random.randint(k_city, (B,), 0, self.n, jnp.int32)
+        log_p = jnp.asarray(np.log(self.P), dtype=self.dtype)
         name = jax.random.categorical(k_name, log_p[city], axis=-1)
         return {"city": city, "name": name}
 
@@ -66,3 +66,9 @@ class BigramProblem:
             "loss_sto": jnp.sum(jnp.where(det, 0, per_city)) / (~det).sum(),
             "excess": loss - self.mean_entropy,
         }
+
+
+@problem_builder(BigramSoftmax)
+def build_bigram(model: BigramSoftmax, data: BigramLanguage, root=None, *, dtype=jnp.float32) -> BigramProblem:
+    """The problem of a run (``root`` unused: the language is drawn from its ``seed``)."""
+    return BigramProblem(model, data, dtype=dtype)

@@ -21,15 +21,13 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from optdyn.precision import default_float
-
-from ..probes.fisher import sampled_fisher_diag
+from ..curvature import sampled_fisher_diag
 from .losses import BINARY, CRITERIA, accuracy
 
 
-def _as_default_float(a):
+def _as_float(a, dtype):
     a = jnp.asarray(a)
-    return a.astype(default_float()) if jnp.issubdtype(a.dtype, jnp.floating) else a
+    return a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a
 
 
 def _split_params(module: nnx.Module):
@@ -49,14 +47,15 @@ class ClassifierProblem:
     examples drawn uniformly from the step's key (independently across steps). ``ghost``: the
     number of ghost sub-batches (must divide the batch size). ``eval_data``: an optional
     (X_test, y_test) for test metrics. ``fisher_batch_size``: the examples ``fisher_diag`` draws
-    from its key (None: the whole training set).
+    from its key (None: the whole training set). ``dtype``: the float dtype of the params and
+    the float data (the run's ``spec.dtype``).
     """
 
     def __init__(self, module_fn: Callable[[nnx.Rngs], nnx.Module], X, y, criterion: str | Callable = "cat_mse", *,
                  batch_size: int | None = None, ghost: int = 1, binary: bool | None = None,
-                 eval_data: tuple | None = None, fisher_batch_size: int | None = None):
-        self.module_fn = module_fn
-        self.X, self.y = _as_default_float(X), jnp.asarray(y)
+                 eval_data: tuple | None = None, fisher_batch_size: int | None = None, dtype=jnp.float32):
+        self.module_fn, self.dtype = module_fn, jnp.dtype(dtype)
+        self.X, self.y = _as_float(X, self.dtype), jnp.asarray(y)
         self.n = self.X.shape[0]
         if isinstance(criterion, str):
             self.criterion, self.binary = CRITERIA[criterion], criterion in BINARY
@@ -70,22 +69,22 @@ class ClassifierProblem:
         if (batch_size or self.n) % ghost:
             raise ValueError(f"ghost={ghost} must divide the batch size {batch_size or self.n}")
         self.ghost = ghost
-        self.eval_data = None if eval_data is None else (_as_default_float(eval_data[0]), jnp.asarray(eval_data[1]))
+        self.eval_data = None if eval_data is None else (_as_float(eval_data[0], self.dtype), jnp.asarray(eval_data[1]))
         self.fisher_batch_size = fisher_batch_size
         self.graphdef, _ = _split_params(nnx.eval_shape(lambda: module_fn(nnx.Rngs(0))))
 
     def init(self, key: jax.Array) -> dict:
-        """The module's initial ``nnx.Param`` values as a nested dict, in the default float dtype
+        """The module's initial ``nnx.Param`` values as a nested dict, in the problem's ``dtype``
         (a float64 run starts from the float32 init values, exactly). Jitted: eager init of a
         ResNet dispatches hundreds of small ops."""
         return jax.jit(self._init)(key)
 
     def _init(self, key: jax.Array) -> dict:
         _, params = _split_params(self.module_fn(nnx.Rngs(key)))
-        return jax.tree.map(_as_default_float, nnx.to_pure_dict(params))
+        return jax.tree.map(lambda a: _as_float(a, self.dtype), nnx.to_pure_dict(params))
 
     def logits_fn(self, params: dict, x: jax.Array) -> jax.Array:
-        """logits[n, C] of inputs x (for ``probes.curvature.sampled_fisher_diag``)."""
+        """logits[n, C] of inputs x (for ``curvature.sampled_fisher_diag``)."""
         return nnx.merge(self.graphdef, params)(x)
 
     def sample_batch(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -128,7 +127,7 @@ class ClassifierProblem:
         return jnp.concatenate([jnp.zeros_like(f), f], axis=-1) if self.binary else f
 
     def fisher_diag(self, params: dict, key: jax.Array) -> dict:
-        """IRE's sampled diagonal Fisher (``probes.fisher.sampled_fisher_diag``) on
+        """IRE's sampled diagonal Fisher (``curvature.sampled_fisher_diag``) on
         ``fisher_batch_size`` examples drawn from ``key`` (all of them when None), with labels
         sampled from the model's softmax (Bernoulli for one-output binary models)."""
         batch_key, label_key = jax.random.split(key)

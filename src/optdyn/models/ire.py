@@ -15,7 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from optdyn.precision import default_float
+from optdyn.registry import problem_builder
 
 from ..spec.problems.ire import IREValley
 from .base import Problem
@@ -24,8 +24,8 @@ from .base import Problem
 class IREValleyProblem:
     replica_axis = True
 
-    def __init__(self, spec: IREValley):
-        self.spec = spec
+    def __init__(self, spec: IREValley, *, dtype=jnp.float32):
+        self.spec, self.dtype = spec, jnp.dtype(dtype)
         self.p = spec.flat_dims + spec.sharp_dims
 
     def split(self, params: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -34,15 +34,15 @@ class IREValleyProblem:
     def init(self, key: jax.Array) -> jax.Array:
         del key  # every replica starts at the same point; the label noise differs
         s = self.spec
-        row = jnp.concatenate([jnp.full(s.flat_dims, s.init_u / s.flat_dims**0.5), jnp.full(s.sharp_dims, s.init_v)]).astype(default_float())
+        row = jnp.concatenate([jnp.full(s.flat_dims, s.init_u / s.flat_dims**0.5, self.dtype), jnp.full(s.sharp_dims, s.init_v, self.dtype)])
         return jnp.tile(row, (s.replicas, 1))
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
         """Label noise sigma*xi of the sharp residuals, (replicas, sharp_dims); zeros without it."""
         shape = (self.spec.replicas, self.spec.sharp_dims)
         if self.spec.label_noise == 0:
-            return jnp.zeros(shape, default_float())
-        return self.spec.label_noise * jax.random.normal(key, shape, default_float())
+            return jnp.zeros(shape, self.dtype)
+        return self.spec.label_noise * jax.random.normal(key, shape, self.dtype)
 
     def _h(self, u: jax.Array) -> jax.Array:
         return 1.0 + jnp.sum(u**2, axis=1)
@@ -79,8 +79,6 @@ class IREValleyProblem:
         }
 
 
-def build_valley(spec: IREValley) -> Problem:
-    return IREValleyProblem(spec)
-
-
-BUILDERS: dict = {"ire_valley": build_valley}
+@problem_builder(IREValley)
+def build_valley(spec: IREValley, *, dtype=jnp.float32) -> Problem:
+    return IREValleyProblem(spec, dtype=dtype)

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optdyn.precision import default_float
+from optdyn.registry import problem_builder
 from optdyn.spec.problems.latedecay import ReparamLinear
 from optdyn.theory import latedecay as theory
 
@@ -22,12 +22,13 @@ def reparam_alpha(w: jax.Array, gamma: float) -> jax.Array:
     return jnp.linalg.norm(w, axis=-1, keepdims=True) ** gamma * w
 
 
+@problem_builder(ReparamLinear)
 class ReparamLinearProblem:
-    def __init__(self, spec: ReparamLinear):
-        self.spec = spec
+    def __init__(self, spec: ReparamLinear, *, dtype=jnp.float32):
+        self.spec, self.dtype = spec, jnp.dtype(dtype)
         self.instance = theory.draw_instance(spec.d, spec.n, spec.gamma, spec.instance_seed, spec.x_std)
         # float64 numpy first: eager jnp ops would each compile in every training process
-        inst, dt = self.instance, default_float()
+        inst, dt = self.instance, self.dtype
         w_dagger = theory.min_norm_interpolant(inst)
         q, _ = np.linalg.qr(inst.X)
         self.X, self.y = jnp.asarray(inst.X, dt), jnp.asarray(inst.y, dt)
@@ -37,12 +38,12 @@ class ReparamLinearProblem:
 
     def init(self, key: jax.Array) -> jax.Array:
         s = self.spec
-        u = jax.random.normal(key, (s.replicas, s.d), default_float())
+        u = jax.random.normal(key, (s.replicas, s.d), self.dtype)
         return s.init_radius * u / jnp.linalg.norm(u, axis=1, keepdims=True)
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
         """Label noise s*eps, (replicas, n); zeros for plain GD (same jitted structure)."""
-        shape, dt = (self.spec.replicas, self.spec.n), default_float()
+        shape, dt = (self.spec.replicas, self.spec.n), self.dtype
         if self.spec.label_noise == 0:
             return jnp.zeros(shape, dt)
         return self.spec.label_noise * jax.random.normal(key, shape, dt)
@@ -70,6 +71,3 @@ class ReparamLinearProblem:
             "coord_dagger": params @ self.e_dagger,
             "coord_perp": jnp.sqrt(jnp.maximum(jnp.sum(params**2, axis=1) - jnp.sum(in_col**2, axis=1), 0.0)),
         }
-
-
-BUILDERS: dict = {"reparam_linear": ReparamLinearProblem}

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 from flax import nnx
 
+from optdyn.curvature import flatten, top_eigenpairs
 from optdyn.data.prepare import load_prepared
-from optdyn.probes.curvature import flatten, top_eigenpairs
+from optdyn.registry import problem_builder
 from optdyn.spec.components import CNNNet, MLPNet, PreparedData, ResNet18Net, TransformerNet
 
 from .classifier import ClassifierProblem
@@ -53,7 +54,9 @@ def _inputs(model, ds, split: str) -> np.ndarray:
     return np.asarray(ds[key])
 
 
-def build_network(model: MLPNet | CNNNet | ResNet18Net | TransformerNet, data: PreparedData, root: Path) -> ClassifierProblem:
+@problem_builder(MLPNet, CNNNet, ResNet18Net, TransformerNet)
+def build_network(model: MLPNet | CNNNet | ResNet18Net | TransformerNet, data: PreparedData, root: Path, *,
+                  dtype=np.float32) -> ClassifierProblem:
     ds = load_prepared(data.dataset, root)
     x_train, y_train = _inputs(model, ds, "train"), np.asarray(ds["y_train"]).astype(np.int32)
     x_test, y_test = _inputs(model, ds, "test"), np.asarray(ds["y_test"]).astype(np.int32)
@@ -66,7 +69,7 @@ def build_network(model: MLPNet | CNNNet | ResNet18Net | TransformerNet, data: P
     module_fn = _transformer_fn(model, ds, n_out) if isinstance(model, TransformerNet) else \
         _module_fn(model, x_train.shape[1:], n_out)
     problem = NetworkProblem(module_fn, x_train, y_train, model.criterion,
-                                batch_size=model.batch_size, ghost=model.ghost, eval_data=(x_test, y_test))
+                                batch_size=model.batch_size, ghost=model.ghost, eval_data=(x_test, y_test), dtype=dtype)
     return problem if model.sharpness_iters is None else WithSharpness(problem, model.sharpness_iters)
 
 
@@ -86,7 +89,7 @@ class NetworkProblem(ClassifierProblem):
 
 class WithSharpness:
     """A problem whose metrics also hold ``sharpness``: the top Hessian eigenvalue of the
-    full-batch training loss by Lanczos (``probes/curvature.py``), at every eval step."""
+    full-batch training loss by Lanczos (``optdyn.curvature``), at every eval step."""
 
     def __init__(self, problem: ClassifierProblem, iters: int):
         self.problem, self.iters = problem, iters

@@ -4,7 +4,7 @@ Each loss is scale-invariant (L(cw) = L(w)), so GD+WD on it is projected GD on t
 effective LR eta/((1 - eta lambda)||w||^2) (Lemma 3.1). Batches are empty (full-batch GD). The
 metrics log what the figures need per evaluation: train/test loss, ||w||^2 and the spherical
 sharpness lambda_1(hess L(w/||w||)) = ||w||^2 lambda_1(hess L(w)), computed exactly (dense for
-d <= 64, Lanczos with full reorthogonalization above; see ``theory/normsharp_linalg.py``).
+d <= 64, Lanczos with full reorthogonalization above: ``top_eigenpairs(..., method="auto")``).
 """
 
 from __future__ import annotations
@@ -14,26 +14,27 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from optdyn.precision import default_float
+from optdyn.curvature import top_eigenpairs
+from optdyn.registry import problem_builder
 from optdyn.spec.problems.normsharp import (
     LinearRegressionBN,
     MatrixCompletionBN,
     ScaleInvariantToy3D,
 )
 from optdyn.theory import normsharp as th
-from optdyn.theory.normsharp_linalg import top_hessian_eig
 
 
 def _unit(w: jax.Array) -> jax.Array:
     return w / jnp.linalg.norm(w)
 
 
+@problem_builder(MatrixCompletionBN)
 class MatrixCompletionBNProblem:
     """L(U, V) = (1/N) sum_Omega ((gamma/sigma)[U V^T]_ij - M_ij)^2 (catalog 3.1). Written with a
     dense 0/1 mask: on CPU the three d x d matmuls beat gather/scatter on Omega."""
 
-    def __init__(self, spec: MatrixCompletionBN):
-        self.spec = spec
+    def __init__(self, spec: MatrixCompletionBN, *, dtype=jnp.float32):
+        self.spec, self.dtype = spec, jnp.dtype(dtype)
         d, rng = spec.d, np.random.default_rng(spec.data_seed)
         m = rng.uniform(-1, 1, (d, spec.rank)) @ rng.uniform(-1, 1, (d, spec.rank)).T
         self.target = m * (d / np.linalg.norm(m))  # mean entry^2 = 1
@@ -46,10 +47,10 @@ class MatrixCompletionBNProblem:
     def init(self, key: jax.Array) -> dict:
         d, std = self.spec.d, self.spec.init_std or 1.0 / np.sqrt(self.spec.d)
         ku, kv = jax.random.split(key)
-        return {"u": std * jax.random.normal(ku, (d, d), default_float()), "v": std * jax.random.normal(kv, (d, d), default_float())}
+        return {"u": std * jax.random.normal(ku, (d, d), self.dtype), "v": std * jax.random.normal(kv, (d, d), self.dtype)}
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
-        return jnp.zeros((), default_float())
+        return jnp.zeros((), self.dtype)
 
     def prediction(self, params: dict) -> jax.Array:
         """(gamma/sigma) U V^T: BN with the observed entries' second moment, no mean removed."""
@@ -64,7 +65,8 @@ class MatrixCompletionBNProblem:
     def metrics(self, params: dict) -> dict[str, jax.Array]:
         flat, unravel = ravel_pytree(params)
         theta = _unit(flat)
-        sharp, _ = top_hessian_eig(lambda x: self.loss(unravel(x)), theta, self.spec.lanczos_iters)
+        vals, _ = top_eigenpairs(lambda x: self.loss(unravel(x)), theta, 1, "auto", iters=self.spec.lanczos_iters)
+        sharp = vals[0]
         pred = self.prediction(params)
         return {
             "loss": self.loss(params),
@@ -75,26 +77,28 @@ class MatrixCompletionBNProblem:
         }
 
 
+@problem_builder(ScaleInvariantToy3D)
 class ScaleInvariantToy3DProblem:
     """L(w) = F(U w) with a fixed random rotation U; metrics in F-coordinates, as plotted."""
 
-    def __init__(self, spec: ScaleInvariantToy3D):
-        self.spec = spec
+    def __init__(self, spec: ScaleInvariantToy3D, *, dtype=jnp.float32):
+        self.spec, self.dtype = spec, jnp.dtype(dtype)
         self.rotation = th.random_rotation(spec.rotation_seed)
 
     def init(self, key: jax.Array) -> jax.Array:
         del key  # the paper's fixed start
-        return jnp.asarray(self.rotation.T @ np.asarray(self.spec.init), default_float())
+        return jnp.asarray(self.rotation.T @ np.asarray(self.spec.init), self.dtype)
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
-        return jnp.zeros((), default_float())
+        return jnp.zeros((), self.dtype)
 
     def loss(self, params: jax.Array, batch=None) -> jax.Array:
         return th.toy3d_F(jnp.asarray(self.rotation, params.dtype) @ params)
 
     def metrics(self, params: jax.Array) -> dict[str, jax.Array]:
         theta = _unit(params)
-        sharp, _ = top_hessian_eig(self.loss, theta, 3)
+        vals, _ = top_eigenpairs(self.loss, theta, 1, "auto", iters=3)
+        sharp = vals[0]
         return {
             "loss": self.loss(params),
             "norm_sq": params @ params,
@@ -103,6 +107,7 @@ class ScaleInvariantToy3DProblem:
         }
 
 
+@problem_builder(LinearRegressionBN)
 class LinearRegressionBNProblem:
     """L(w) = (1/n) sum_i (sigma_y (w^T x_i - mu_1)/sigma_1 + mu_y - y_i)^2 with full-batch BN
     statistics (Sec. 5). Its minimizers on the sphere are Gamma = {theta: X~ theta = c y~, c > 0};
@@ -110,8 +115,8 @@ class LinearRegressionBNProblem:
     in the row space of X~ (the loss depends on w through X~ w), keeping the null-space part and
     the row-space norm, and ends where the row-space part points along X~^+ y~."""
 
-    def __init__(self, spec: LinearRegressionBN):
-        self.spec = spec
+    def __init__(self, spec: LinearRegressionBN, *, dtype=jnp.float32):
+        self.spec, self.dtype = spec, jnp.dtype(dtype)
         data = th.linreg_data(spec.d, spec.n, spec.bias_variance, spec.data_seed)
         self.data = data
         xc, yc = th.linreg_centered(data["x"], data["y"])
@@ -123,10 +128,10 @@ class LinearRegressionBNProblem:
         self.sign_ref = np.random.default_rng(spec.data_seed + 1).normal(size=spec.d)
 
     def init(self, key: jax.Array) -> jax.Array:
-        return self.spec.init_std / np.sqrt(self.spec.d) * jax.random.normal(key, (self.spec.d,), default_float())
+        return self.spec.init_std / np.sqrt(self.spec.d) * jax.random.normal(key, (self.spec.d,), self.dtype)
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
-        return jnp.zeros((), default_float())
+        return jnp.zeros((), self.dtype)
 
     def _equivalent(self, w: jax.Array) -> tuple[jax.Array, jax.Array]:
         """(w~, b~) of eq. (4)."""
@@ -145,13 +150,15 @@ class LinearRegressionBNProblem:
     def metrics(self, params: jax.Array) -> dict[str, jax.Array]:
         theta = _unit(params)
         phi = self.project(theta)
-        sharp_phi, v1 = top_hessian_eig(self.loss, phi, self.spec.d)
+        vals, vecs = top_eigenpairs(self.loss, phi, 1, "auto", iters=self.spec.d)
+        sharp_phi, v1 = vals[0], vecs[:, 0]
         v1 = v1 * jnp.sign(v1 @ self.sign_ref)
         w_tilde, b_tilde = self._equivalent(params)
         w_tilde_phi, _ = self._equivalent(phi)
         d = self.data
         test = jnp.sum(d["cov"] * (w_tilde - d["w_gt"]) ** 2) + (b_tilde - d["b_gt"]) ** 2
-        sharp_theta, _ = top_hessian_eig(self.loss, theta, self.spec.d)
+        vals, _ = top_eigenpairs(self.loss, theta, 1, "auto", iters=self.spec.d)
+        sharp_theta = vals[0]
         return {
             "loss": self.loss(params),
             "test_loss": test,
@@ -162,10 +169,3 @@ class LinearRegressionBNProblem:
             # on Gamma, so that the period-2 oscillation does not blur the distance to (M)
             "dist_to_flattest": jnp.linalg.norm(w_tilde_phi - self.w_flat),
         }
-
-
-BUILDERS: dict = {
-    "matrix_completion_bn": MatrixCompletionBNProblem,
-    "scale_invariant_toy3d": ScaleInvariantToy3DProblem,
-    "linear_regression_bn": LinearRegressionBNProblem,
-}

@@ -1,49 +1,37 @@
 """From a run spec to the ``Problem`` the trainer optimizes.
 
-Each paper's own problems live in ``models/<paper>.py``, which exports ``BUILDERS``: model name ->
-``fn(model_spec) -> Problem`` (self-contained problems take no data).
+A model spec class's problem is built by the function (or class) registered for it with
+``@problem_builder(SpecClass)`` (``optdyn.registry``), in ``models/<paper>.py`` of the paper the
+spec belongs to: ``fn(model_spec, *, dtype)`` for self-contained problems (no data),
+``fn(model_spec, data_spec, data_root, *, dtype)`` for models that train on data.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-from optdyn.spec.components import LM_MODELS, NETWORK_MODELS, TOY_MODELS
+import jax.numpy as jnp
+
+from optdyn.registry import MODEL_SPECS, PROBLEMS
 from optdyn.spec.paper import RunSpec
-from optdyn.spec.problems import MODULES
 
 from .base import Problem
 
 
-def build_problem(spec: RunSpec, data_root: Path = Path("resources/data")) -> Problem:
-    """``data_root``: where prepared datasets live (``<resources>/data`` of the workflow config)."""
+def build_problem(spec: RunSpec, data_root: Path = Path("resources/data"), *, dtype=None) -> Problem:
+    """``data_root``: where prepared datasets live (``<resources>/data`` of the workflow config);
+    ``dtype``: the float dtype the problem's params and data are created in (None: the run's
+    ``spec.dtype``)."""
     model, data = spec.model, spec.data
-    if model.name in TOY_MODELS and data is not None:
+    dtype = jnp.dtype(spec.dtype if dtype is None else dtype)
+    info = MODEL_SPECS.info(type(model))
+    if not info.data and data is not None:
         raise ValueError(f"model '{model.name}' is self-contained and takes no data")
-    if model.name in ("river2d", "quadratic_river"):
-        from .toy import build_toy
-
-        return build_toy(model)
-    if model.name == "bigram_softmax":
-        if data is None or data.name != "bigram_language":
-            raise ValueError("model 'bigram_softmax' needs data 'bigram_language'")
-        from .bigram import BigramProblem
-
-        return BigramProblem(model, data)
-    if model.name in NETWORK_MODELS:
-        from .networks import build_network
-
-        return build_network(model, data, data_root)
-    if model.name in LM_MODELS:
-        from .lm.problem import build_lm
-
-        return build_lm(model, data, data_root)
-    for paper in MODULES:
-        # only the paper whose spec declares the model: other papers' engines can be slow to import
-        if type(model) not in importlib.import_module(f"optdyn.spec.problems.{paper}").MODELS:
-            continue
-        builders = importlib.import_module(f"{__package__}.{paper}").BUILDERS
-        if model.name in builders:
-            return builders[model.name](model)
-    raise NotImplementedError(f"model '{model.name}' has a spec but no training engine yet")
+    if info.data and (data is None or data.name not in info.data):
+        raise ValueError(f"model '{model.name}' needs data {' or '.join(repr(d) for d in info.data)}")
+    if info.spec_only is not None:
+        raise NotImplementedError(f"model '{model.name}' has a spec but no training engine yet: {info.spec_only}")
+    build = PROBLEMS.get(type(model))
+    if not info.data:
+        return build(model, dtype=dtype)
+    return build(model, data, data_root, dtype=dtype)

@@ -20,9 +20,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from optdyn.precision import default_float
-from optdyn.probes.curvature import third_derivative_contraction, top_eigenpairs
+from optdyn.curvature import third_derivative_contraction, top_eigenpairs
+from optdyn.registry import problem_builder
 from optdyn.spec.problems.selfstab import SelfstabToy
+
+from . import networks  # noqa: F401  (the selfstab paper's networks: their @problem_builder)
 
 
 def toy_loss(theta: jax.Array, eta: float, alpha: float, beta: float) -> jax.Array:
@@ -39,9 +41,10 @@ def sharpness_and_gradient(f, theta: jax.Array) -> tuple[jax.Array, jax.Array, j
     return vals[0], u, third_derivative_contraction(f, theta, u)
 
 
+@problem_builder(SelfstabToy)
 class SelfstabToyProblem:
-    def __init__(self, spec: SelfstabToy):
-        self.spec = spec
+    def __init__(self, spec: SelfstabToy, *, dtype=jnp.float32):
+        self.spec, self.dtype = spec, jnp.dtype(dtype)
 
     def f(self, theta: jax.Array) -> jax.Array:
         s = self.spec
@@ -49,14 +52,14 @@ class SelfstabToyProblem:
 
     def reference(self) -> jax.Array:
         """theta* = theta_0^dagger = proj_M(theta_0) = (0, 0, 0) (App. B)."""
-        return jnp.zeros(3, default_float())
+        return jnp.zeros(3, self.dtype)
 
     def init(self, key: jax.Array) -> jax.Array:
         del key  # deterministic start (x0, 0, 0)
-        return jnp.asarray([self.spec.x0, 0.0, 0.0], default_float())
+        return jnp.asarray([self.spec.x0, 0.0, 0.0], self.dtype)
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
-        return jnp.zeros((), default_float())  # full batch: the loss is deterministic
+        return jnp.zeros((), self.dtype)  # full batch: the loss is deterministic
 
     def loss(self, params: jax.Array, batch: jax.Array) -> jax.Array:
         del batch
@@ -79,6 +82,3 @@ class SelfstabToyProblem:
             "alpha_ref": -jnp.vdot(jax.grad(self.f)(ref), grad_s_ref),
             "beta_ref": jnp.vdot(grad_s_ref, grad_s_ref),
         }
-
-
-BUILDERS: dict = {"selfstab_toy": SelfstabToyProblem}

@@ -6,8 +6,8 @@ and GD/SGD on the stack is GD/SGD on each copy. The noise models are part of the
 linear term -<stop_gradient(z), w> whose gradient is -z, so a plain optimizer step
 w <- w - eta*grad adds +eta*z, exactly the papers' SGD models, with no special optimizer.
 
-dtype: arrays are created in the default float dtype at call time (``optdyn.precision.default_float``), so
-the problems run in float32 or, under ``jax_enable_x64``, float64.
+dtype: arrays are created in the ``dtype`` the problem is built with (the run's ``spec.dtype``;
+float64 needs x64 on, see ``optdyn.precision``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from optdyn.precision import default_float
+from optdyn.registry import problem_builder
 
 from ..spec.components import QuadraticRiver, River2D
 from .base import Problem
@@ -46,11 +46,11 @@ class River2DProblem:
 
     replica_axis = True  # params (replicas, 2): SAM/IRE normalize and rank per replica
 
-    def __init__(self, spec: River2D):
-        self.spec = spec
+    def __init__(self, spec: River2D, *, dtype=jnp.float32):
+        self.spec, self.dtype = spec, jnp.dtype(dtype)
 
     def init(self, key: jax.Array) -> jax.Array:
-        dt, s = default_float(), self.spec
+        dt, s = self.dtype, self.spec
         if s.init is not None:
             return jnp.asarray(s.init, dtype=dt).reshape(s.replicas, 2)
         (x1_lo, x1_hi), (x2_lo, x2_hi) = s.init_box
@@ -60,7 +60,7 @@ class River2DProblem:
     def sample_batch(self, key: jax.Array) -> jax.Array:
         """xi ~ N(0, sigma^2 I), (replicas, 2); zeros for GD so the batch structure (and the
         jitted step) does not depend on sigma. The projection needs w, so it is done in loss."""
-        shape, dt = (self.spec.replicas, 2), default_float()
+        shape, dt = (self.spec.replicas, 2), self.dtype
         if self.spec.noise_sigma == 0:
             return jnp.zeros(shape, dt)
         return self.spec.noise_sigma * jax.random.normal(key, shape, dt)
@@ -86,16 +86,16 @@ class QuadraticRiverProblem:
 
     replica_axis = True
 
-    def __init__(self, spec: QuadraticRiver):
-        self.spec = spec
+    def __init__(self, spec: QuadraticRiver, *, dtype=jnp.float32):
+        self.spec, self.dtype = spec, jnp.dtype(dtype)
 
     def init(self, key: jax.Array) -> jax.Array:
         del key  # deterministic start, as in the paper's Fig. 4 setting
-        row = jnp.asarray(self.spec.init, dtype=default_float())
+        row = jnp.asarray(self.spec.init, dtype=self.dtype)
         return jnp.tile(row, (self.spec.replicas, 1))
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
-        dt = default_float()
+        dt = self.dtype
         if self.spec.noise_sigma == 0:
             return jnp.zeros((self.spec.replicas,), dt)
         return self.spec.noise_sigma * jax.random.normal(key, (self.spec.replicas,), dt)
@@ -113,10 +113,11 @@ class QuadraticRiverProblem:
         return {"loss": jnp.mean(hill + river), "hill": jnp.mean(hill), "river": jnp.mean(river)}
 
 
-def build_toy(spec: River2D | QuadraticRiver) -> Problem:
-    """The problem of a self-contained toy model spec (``spec.components.TOY_MODELS``)."""
+@problem_builder(River2D, QuadraticRiver)
+def build_toy(spec: River2D | QuadraticRiver, *, dtype=jnp.float32) -> Problem:
+    """The problem of a self-contained 2-D toy model spec."""
     if isinstance(spec, River2D):
-        return River2DProblem(spec)
+        return River2DProblem(spec, dtype=dtype)
     if isinstance(spec, QuadraticRiver):
-        return QuadraticRiverProblem(spec)
+        return QuadraticRiverProblem(spec, dtype=dtype)
     raise ValueError(f"no toy problem for model {getattr(spec, 'name', spec)!r}")

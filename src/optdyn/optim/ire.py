@@ -9,9 +9,11 @@ so with kappa = 0 (or before ``start``) the wrapper reproduces the base optimize
 The mask is the gamma-fraction of coordinates with the smallest diagonal-Fisher estimate,
 ranked globally over all parameters (per replica for problems that stack independent
 replicas), ties going to "flat" (``h <= threshold``, as the code does). It is recomputed at
-steps ``start, start + every, ...`` from a fresh estimate that the caller passes as the extra
-argument ``fisher_diag`` (only read on those steps; the trainer computes it under the same
-``refresh_due`` condition, so the extra backward pass costs 1/every per step).
+steps ``start, start + every, ...`` from a fresh estimate ``fisher_fn(params, **extra_args)``
+that the wrapper itself calls, under a ``lax.cond`` on its own step counter (as
+``optax.contrib.scale_by_sophia`` calls its ``hessian_diagonal_fn`` every ``update_interval``
+steps), so the extra backward pass costs 1/every per step. The estimator's randomness comes
+in as an extra argument of ``update`` (the trainer passes ``key=``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ PyTree = Any
 class IREState(NamedTuple):
     base: optax.OptState
     mask: PyTree  # 1.0 on the enhanced (flat) coordinates, 0.0 elsewhere; zeros before start
+    count: jax.Array  # int32 global step of the next update (the refresh cadence and prog_decay)
 
 
 def refresh_due(step: jax.Array, start: int, every: int) -> jax.Array:
@@ -75,29 +78,38 @@ def ire(
     start: int = 0,
     kappa_scale: Callable[[jax.Array], jax.Array] | None = None,
     per_replica: bool = False,
+    *,
+    fisher_fn: Callable[..., PyTree],
 ) -> optax.GradientTransformationExtraArgs:
     """Wrap ``base``: its update is multiplied by 1 + kappa_t * mask.
 
-    ``update(grads, state, params, *, step, fisher_diag)``: ``step`` is the global step of this
-    update (for the start and refresh rule, so a branched run continues the cadence), and
-    ``fisher_diag`` a pytree like params, read only when ``refresh_due(step, start, every)``.
-    ``kappa_scale(step)`` multiplies kappa (the code's ``prog_decay``: lr_t / lr_max).
+    ``fisher_fn(params, **extra_args)`` returns a diagonal-Fisher estimate, a pytree like params
+    (cast to params' dtypes); it is called only on the refresh steps ``refresh_due(count, start,
+    every)``, where ``count`` is the wrapper's own step counter (the global step: it is part of
+    the optimizer state, so a resumed or branched run continues the cadence).
+    ``update(grads, state, params, **extra_args)`` forwards the extra arguments (e.g. the
+    estimator's ``key``) to ``fisher_fn`` and to ``base``. ``kappa_scale(count)`` multiplies
+    kappa (the code's ``prog_decay``: lr_t / lr_max).
     """
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
+    base = optax.with_extra_args_support(base)
 
     def init(params):
-        return IREState(base.init(params), jax.tree.map(jnp.zeros_like, params))
+        return IREState(base.init(params), jax.tree.map(jnp.zeros_like, params), jnp.zeros([], jnp.int32))
 
-    def update(updates, state, params=None, *, step, fisher_diag, **_):
-        base_updates, base_state = base.update(updates, state.base, params)
-        mask = jax.lax.cond(
-            refresh_due(step, start, every),
-            lambda: jax.tree.map(lambda m, old: m.astype(old.dtype), flat_mask(fisher_diag, gamma, per_replica), state.mask),
-            lambda: state.mask,
-        )
+    def refreshed(params, old_mask, extra_args):
+        h = jax.tree.map(lambda e, p: e.astype(p.dtype), fisher_fn(params, **extra_args), params)
+        return jax.tree.map(lambda m, old: m.astype(old.dtype), flat_mask(h, gamma, per_replica), old_mask)
+
+    def update(updates, state, params=None, **extra_args):
+        if params is None:
+            raise ValueError("ire's update needs params (its Fisher estimate is taken at them)")
+        step = state.count
+        base_updates, base_state = base.update(updates, state.base, params, **extra_args)
+        mask = jax.lax.cond(refresh_due(step, start, every), lambda: refreshed(params, state.mask, extra_args), lambda: state.mask)
         k = kappa if kappa_scale is None else kappa * kappa_scale(step)
         enhanced = jax.tree.map(lambda u, m: u * (1 + k * m).astype(u.dtype), base_updates, mask)
-        return enhanced, IREState(base_state, mask)
+        return enhanced, IREState(base_state, mask, optax.safe_int32_increment(step))
 
     return optax.GradientTransformationExtraArgs(init, update)

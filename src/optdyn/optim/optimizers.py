@@ -8,6 +8,8 @@ sharpness (``optim/inverse_sharpness.py``).
 
 from __future__ import annotations
 
+from typing import Callable
+
 import optax
 
 from optdyn.spec.components import IRE, SAM, SGD, AdamW, InverseSharpness
@@ -17,20 +19,31 @@ from .ire import ire
 
 
 def build_optimizer(spec: SGD | AdamW | SAM | IRE | InverseSharpness, schedule: optax.Schedule, *, peak_lr: float | None = None,
-                    per_replica: bool = False) -> optax.GradientTransformation:
-    """``peak_lr`` is lr_max of IRE's prog_decay; ``per_replica`` ranks IRE's mask per replica."""
+                    per_replica: bool = False, fisher_fn: Callable | None = None,
+                    sharpness_fn: Callable | None = None) -> optax.GradientTransformationExtraArgs:
+    """``peak_lr`` is lr_max of IRE's prog_decay; ``per_replica`` ranks IRE's mask per replica.
+
+    The wrappers own their estimators: ``fisher_fn(params, **extra_args)`` (IRE's diagonal
+    Fisher) and ``sharpness_fn(params, **extra_args)`` (the 1/S rule's S), called by the wrapper
+    on its refresh steps with the extra arguments of ``update`` (the trainer passes ``key=``).
+    Every optimizer built here takes ``update(grads, state, params, **extra_args)``.
+    """
     if spec.name == "ire":
+        if fisher_fn is None:
+            raise ValueError("IRE needs fisher_fn(params, **extra_args), the diagonal-Fisher estimate it ranks coordinates by")
         scale = None
         if spec.prog_decay:
             if peak_lr is None:
                 raise ValueError("IRE prog_decay needs the schedule's peak learning rate")
             scale = lambda t: schedule(t) / peak_lr  # noqa: E731
         base = build_optimizer(spec.base, schedule, peak_lr=peak_lr, per_replica=per_replica)
-        return ire(base, spec.kappa, spec.gamma, spec.every, spec.start, scale, per_replica)
+        return ire(base, spec.kappa, spec.gamma, spec.every, spec.start, scale, per_replica, fisher_fn=fisher_fn)
     if spec.name == "sam":
         return build_optimizer(spec.base, schedule)
     if spec.name == "inverse_sharpness":
-        return inverse_sharpness(build_optimizer(spec.base, schedule), spec.every)
+        if sharpness_fn is None:
+            raise ValueError("inverse_sharpness needs sharpness_fn(params, **extra_args), the S that eta_t = lr_t/S divides by")
+        return inverse_sharpness(build_optimizer(spec.base, schedule), spec.every, sharpness_fn=sharpness_fn)
     if spec.name == "sgd":
         parts = []
         if spec.weight_decay:

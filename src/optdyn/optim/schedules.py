@@ -2,9 +2,10 @@
 
 Every schedule is elementwise ``jnp`` code (``jnp.where`` instead of Python branches) so it
 jits on a traced int32 step, also accepts a Python int or a whole array of steps, and returns
-the run's float dtype: float32, or float64 under ``jax_enable_x64`` (a float64 run must apply
-exactly the eta its loss and theory use; 0.01 in float32 is 0.0099999998). Steps are converted
-to that dtype, exact up to 2**24 (~16.7M) steps in float32.
+the ``dtype`` it is built with: the run's float dtype, float32 or float64 (a float64 run must
+apply exactly the eta its loss and theory use; 0.01 in float32 is 0.0099999998; float64 needs
+x64 on, see ``optdyn.precision``). Steps are converted to that dtype, exact up to
+2**24 (~16.7M) steps in float32.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from optdyn.precision import default_float
 from optdyn.spec.schedules import (
     WSD,
     WSDS,
@@ -39,11 +39,11 @@ __all__ = [
 
 
 
-def _t(step) -> jax.Array:
-    return jnp.asarray(step, default_float())
+def _t(step, dtype) -> jax.Array:
+    return jnp.asarray(step, dtype)
 
 
-def with_linear_warmup(schedule: optax.Schedule, warmup_steps: int) -> optax.Schedule:
+def with_linear_warmup(schedule: optax.Schedule, warmup_steps: int, dtype=jnp.float32) -> optax.Schedule:
     """Linear ramp 0 -> schedule(W) over t < W, then schedule(t) at the absolute step t.
 
     Plain jnp rather than ``optax.join_schedules``: join hands the post-warmup segment a step
@@ -52,20 +52,22 @@ def with_linear_warmup(schedule: optax.Schedule, warmup_steps: int) -> optax.Sch
     w = int(warmup_steps)
 
     def sched(step):
-        t = _t(step)
+        t = _t(step, dtype)
         # Broadcast so a constant schedule (optax returns a bare float) also maps over arrays.
-        inner = jnp.broadcast_to(jnp.asarray(schedule(step), default_float()), t.shape)
+        # The step goes in as ``dtype`` (exact, see above): optax's own schedules would otherwise
+        # compute in the process's default float, float64 whenever x64 is on.
+        inner = jnp.broadcast_to(jnp.asarray(schedule(t), dtype), t.shape)
         if w == 0:
             return inner
-        ramp = jnp.asarray(schedule(w), default_float()) * (t / w)
+        ramp = jnp.asarray(schedule(_t(w, dtype)), dtype) * (t / w)
         return jnp.where(t < w, ramp, inner)
 
     return sched
 
 
-def decay_value(shape: str, s, tau, peak: float, min_lr: float, gamma: float | None = None):
+def decay_value(shape: str, s, tau, peak: float, min_lr: float, gamma: float | None = None, dtype=jnp.float32):
     """Decay shape at s = t - D in [0, tau]; equals ``peak`` at s = 0 except for 'theory'."""
-    s = _t(s)
+    s = _t(s, dtype)
     frac = s / tau
     if shape == "inverse_proportional":
         # 1/eta linear in s, rewritten as peak / (...) to keep float32 rounding to ~2 ulp.
@@ -91,15 +93,15 @@ def _started(spec: WSD | WSDS, t, d):
 def _decay(spec: WSD | WSDS, t, d, end):
     min_lr = spec.min_lr_ratio * spec.peak_lr
     s = jnp.clip(t - d, 0.0, float(end - d))
-    return decay_value(spec.shape, s, float(end - d), spec.peak_lr, min_lr, spec.gamma)
+    return decay_value(spec.shape, s, float(end - d), spec.peak_lr, min_lr, spec.gamma, dtype=t.dtype)
 
 
-def wsd_main(spec: WSD) -> optax.Schedule:
+def wsd_main(spec: WSD, dtype=jnp.float32) -> optax.Schedule:
     """The WSD main branch: constant peak_lr after warmup (branches restore from it at D_k)."""
-    return with_linear_warmup(optax.constant_schedule(spec.peak_lr), spec.warmup_steps)
+    return with_linear_warmup(optax.constant_schedule(spec.peak_lr), spec.warmup_steps, dtype)
 
 
-def wsd_branch(spec: WSD, k: int | None = None) -> optax.Schedule:
+def wsd_branch(spec: WSD, k: int | None = None, dtype=jnp.float32) -> optax.Schedule:
     """Branch k (default ``spec.branch``): peak until D_k, decay over (D_k, T_k], then held at
     the decay's end value.
 
@@ -114,18 +116,18 @@ def wsd_branch(spec: WSD, k: int | None = None) -> optax.Schedule:
     d, end = spec.decays[k]
 
     def sched(step):
-        t = _t(step)
+        t = _t(step, dtype)
         return jnp.where(_started(spec, t, d), _decay(spec, t, d, end), spec.peak_lr)
 
-    return with_linear_warmup(sched, spec.warmup_steps)
+    return with_linear_warmup(sched, spec.warmup_steps, dtype)
 
 
-def _wsd_s(spec: WSDS) -> optax.Schedule:
+def _wsd_s(spec: WSDS, dtype) -> optax.Schedule:
     def sched(step):
-        t = _t(step)
+        t = _t(step, dtype)
         # Outside every decay window (including right after T_i) the rate is straight back at
         # peak: WSD-S does not re-warm up (paper eq. 5).
-        out = jnp.full(t.shape, spec.peak_lr, default_float())
+        out = jnp.full(t.shape, spec.peak_lr, dtype)
         for d, end in spec.decays:
             out = jnp.where(_started(spec, t, d) & (t <= end), _decay(spec, t, d, end), out)
         return out
@@ -133,12 +135,12 @@ def _wsd_s(spec: WSDS) -> optax.Schedule:
     return sched
 
 
-def _cyclic_cosine(spec: CyclicCosine) -> optax.Schedule:
+def _cyclic_cosine(spec: CyclicCosine, dtype) -> optax.Schedule:
     peak, lo = spec.peak_lr, spec.min_lr_ratio * spec.peak_lr
     bounds = [0, *spec.cycle_ends]
 
     def sched(step):
-        t = _t(step)
+        t = _t(step, dtype)
         # Each cycle owns (T_{k-1}, T_k], so T_k itself is still eta_min of cycle k; that is why
         # optax.join_schedules (which gives the boundary step to the next segment) does not fit.
         out = jnp.where(t > bounds[-1], lo, peak)
@@ -150,21 +152,21 @@ def _cyclic_cosine(spec: CyclicCosine) -> optax.Schedule:
     return sched
 
 
-def _step_decay(spec: StepDecay) -> optax.Schedule:
+def _step_decay(spec: StepDecay, dtype) -> optax.Schedule:
     def sched(step):
-        t = _t(step)
-        n = sum((t >= m).astype(default_float()) for m in spec.milestones)
-        return spec.lr / jnp.asarray(spec.factor, default_float()) ** n
+        t = _t(step, dtype)
+        n = sum((t >= m).astype(dtype) for m in spec.milestones)
+        return spec.lr / jnp.asarray(spec.factor, dtype) ** n
 
     return sched
 
 
-def _piecewise(spec: Piecewise) -> optax.Schedule:
-    bounded = [(p.until, build_schedule(p.schedule)) for p in spec.pieces[:-1]]
-    last = build_schedule(spec.pieces[-1].schedule)
+def _piecewise(spec: Piecewise, dtype) -> optax.Schedule:
+    bounded = [(p.until, build_schedule(p.schedule, dtype=dtype)) for p in spec.pieces[:-1]]
+    last = build_schedule(spec.pieces[-1].schedule, dtype=dtype)
 
     def sched(step):
-        t = _t(step)
+        t = _t(step, dtype)
         out = last(step)
         # from the latest bound back, so the earliest window holding t is applied last and wins
         for until, fn in reversed(bounded):
@@ -174,11 +176,13 @@ def _piecewise(spec: Piecewise) -> optax.Schedule:
     return sched
 
 
-def build_schedule(spec) -> optax.Schedule:
-    """The optax schedule of one run. A WSD plan (``branch`` None) resolves into its main branch
-    (that run) plus one run per decay branch (``branch`` k), see ``spec/runs.py``."""
+def build_schedule(spec, *, dtype=jnp.float32) -> optax.Schedule:
+    """The optax schedule of one run, returning ``dtype`` (the run's ``spec.dtype``). A WSD plan
+    (``branch`` None) resolves into its main branch (that run) plus one run per decay branch
+    (``branch`` k), see ``spec/runs.py``."""
+    dtype = jnp.dtype(dtype)
     if isinstance(spec, WSD):
-        return wsd_main(spec) if spec.branch is None else wsd_branch(spec, spec.branch)
+        return wsd_main(spec, dtype) if spec.branch is None else wsd_branch(spec, spec.branch, dtype)
     if isinstance(spec, Constant):
         inner = optax.constant_schedule(spec.lr)
     elif isinstance(spec, Cosine):
@@ -186,16 +190,16 @@ def build_schedule(spec) -> optax.Schedule:
         # and it clamps t at total_steps, which is our hold-at-eta_min.
         inner = optax.cosine_decay_schedule(spec.peak_lr, spec.total_steps, alpha=spec.min_lr_ratio)
     elif isinstance(spec, CyclicCosine):
-        inner = _cyclic_cosine(spec)
+        inner = _cyclic_cosine(spec, dtype)
     elif isinstance(spec, StepDecay):
-        inner = _step_decay(spec)
+        inner = _step_decay(spec, dtype)
     elif isinstance(spec, WSDS):
-        inner = _wsd_s(spec)
+        inner = _wsd_s(spec, dtype)
     elif isinstance(spec, Piecewise):
-        inner = _piecewise(spec)
+        inner = _piecewise(spec, dtype)
     else:
         raise ValueError(f"unknown schedule spec {type(spec).__name__}")
-    return with_linear_warmup(inner, spec.warmup_steps)
+    return with_linear_warmup(inner, spec.warmup_steps, dtype)
 
 
 def lr_curve(schedule: Callable, steps: int) -> np.ndarray:

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from optdyn.data.prepare import DEFAULT_ROOT, load_prepared
+from optdyn.registry import probe_kind
+from optdyn.spec.probes import CityLoss
 from optdyn.theory.bigram import entropy, gini
 from optdyn.train.trainer import Trainer
 
@@ -74,6 +76,7 @@ def city_name_losses(logits_fn, params, P: np.ndarray, contexts: np.ndarray, bat
     return {"loss": loss.astype(np.float64), "name_mass": mass.astype(np.float64)}
 
 
+@probe_kind(CityLoss)
 def city_loss(run, spec) -> pd.DataFrame:
     """One row per city at the run's ``spec.step`` (None: its last step): the expected name
     loss (mean over the contexts, with their spread), its excess over the city's entropy, the
@@ -85,7 +88,7 @@ def city_loss(run, spec) -> pd.DataFrame:
     if "P" not in ds.arrays or "is_det" not in ds.arrays:
         raise ValueError(f"dataset '{data.dataset}' has no P.npy / is_det.npy: city_loss needs a bigram dataset")
     P, is_det = np.asarray(ds["P"], np.float64), np.asarray(ds["is_det"], bool)
-    trainer = Trainer(run.spec)
+    trainer = run.trainer()
     problem = trainer.problem
     if not hasattr(problem, "logits_fn"):
         raise ValueError(f"run {run.run_id}'s model '{run.spec.model.name}' has no logits_fn; city_loss needs a language model")
@@ -104,6 +107,3 @@ def city_loss(run, spec) -> pd.DataFrame:
         "loss": loss, "loss_context_std": out["loss"].std(axis=1), "excess": loss - H,
         "name_mass": out["name_mass"].mean(axis=1), "step": step, "contexts": spec.contexts, "context_len": length,
     })
-
-
-KINDS = {"city_loss": city_loss}

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from jax.flatten_util import ravel_pytree
 
-from optdyn.precision import x64_restored
+from optdyn.registry import probe_kind
 from optdyn.spec.probes import CheckpointRef, Interpolation, Linspace, PlaneSlice
 from optdyn.train.results import RunResult
 from optdyn.train.trainer import Trainer
@@ -30,34 +30,34 @@ def grid(values: Linspace | list[float]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
+@probe_kind(Interpolation)
 def interpolation(runs: dict[str, RunResult], spec: Interpolation) -> pd.DataFrame:
     """theta(alpha) = (1 - alpha) A + alpha B, evaluated as A + alpha (B - A)."""
-    with x64_restored():
-        (a, b), f = _points(runs, [spec.start, spec.end], spec)
-        alphas = grid(spec.alphas)
-        losses = _evaluate(f, a, (b - a)[None], alphas[:, None], spec.chunk)
-        distance = float(np.linalg.norm(np.asarray(b, np.float64) - np.asarray(a, np.float64)))
+    (a, b), f = _points(runs, [spec.start, spec.end], spec)
+    alphas = grid(spec.alphas)
+    losses = _evaluate(f, a, (b - a)[None], alphas[:, None], spec.chunk)
+    distance = float(np.linalg.norm(np.asarray(b, np.float64) - np.asarray(a, np.float64)))
     return pd.DataFrame({
         "alpha": alphas, "loss": losses, "distance": distance, "n_params": int(a.shape[0]), "loss_of": _eval_name(spec),
         **_labels("start", spec.start), **_labels("end", spec.end),
     })
 
 
+@probe_kind(PlaneSlice)
 def plane_slice(runs: dict[str, RunResult], spec: PlaneSlice) -> pd.DataFrame:
     """theta = O + a (P_a - O) + b (P_b - O) (raw), or O + a |u| e1 + b |v| e2 (orthonormal)."""
-    with x64_restored():
-        (o, pa, pb), f = _points(runs, [spec.origin, spec.a_point, spec.b_point], spec)
-        u, v = np.asarray(pa - o, np.float64), np.asarray(pb - o, np.float64)
-        basis = gram_schmidt(u, v)
-        a_vals, b_vals = grid(spec.a_values), grid(spec.b_values)
-        a, b = (m.ravel() for m in np.meshgrid(a_vals, b_vals, indexing="ij"))
-        if spec.basis == "raw":
-            dirs = np.stack([u, v])
-            x, y = a * basis["dist_a"] + b * basis["v_along_e1"], b * basis["v_across_e1"]
-        else:
-            dirs = np.stack([basis["dist_a"] * basis["e1"], basis["dist_b"] * basis["e2"]])
-            x, y = a * basis["dist_a"], b * basis["dist_b"]
-        losses = _evaluate(f, o, jnp.asarray(dirs, o.dtype), np.stack([a, b], axis=1), spec.chunk)
+    (o, pa, pb), f = _points(runs, [spec.origin, spec.a_point, spec.b_point], spec)
+    u, v = np.asarray(pa - o, np.float64), np.asarray(pb - o, np.float64)
+    basis = gram_schmidt(u, v)
+    a_vals, b_vals = grid(spec.a_values), grid(spec.b_values)
+    a, b = (m.ravel() for m in np.meshgrid(a_vals, b_vals, indexing="ij"))
+    if spec.basis == "raw":
+        dirs = np.stack([u, v])
+        x, y = a * basis["dist_a"] + b * basis["v_along_e1"], b * basis["v_across_e1"]
+    else:
+        dirs = np.stack([basis["dist_a"] * basis["e1"], basis["dist_b"] * basis["e2"]])
+        x, y = a * basis["dist_a"], b * basis["dist_b"]
+    losses = _evaluate(f, o, jnp.asarray(dirs, o.dtype), np.stack([a, b], axis=1), spec.chunk)
     return pd.DataFrame({
         "a": a, "b": b, "x": x, "y": y, "loss": losses, "basis": spec.basis,
         "dist_a": basis["dist_a"], "dist_b": basis["dist_b"], "angle_deg": basis["angle_deg"],
@@ -84,11 +84,12 @@ def gram_schmidt(u: np.ndarray, v: np.ndarray) -> dict:
 
 
 def _points(runs: dict[str, RunResult], refs: list[CheckpointRef], spec):
-    """Flat params at each point (in the first point's dtype) and the loss f(flat)."""
+    """Flat params at each point (in the first point's dtype) and the loss f(flat) (the first
+    point's run's problem, built in that run's dtype)."""
     first = refs[0].run
     restored = {}
     for name in [n for n in dict.fromkeys(r.run for r in refs) if n != first] + [first]:
-        trainer = Trainer(runs[name].spec)  # switches x64 to the run's dtype: the first run's last
+        trainer = runs[name].trainer()  # each run replayed in its own dtype; the first run's last
         restored[name] = params_at(runs[name], [r.step for r in refs if r.run == name], trainer)
     x0, unravel = ravel_pytree(restored[first][refs[0].step])
     flats = [jnp.asarray(ravel_pytree(restored[r.run][r.step])[0], x0.dtype) for r in refs]
@@ -121,6 +122,3 @@ def _eval_name(spec) -> str:
 
 def _labels(prefix: str, ref: CheckpointRef) -> dict:
     return {f"{prefix}_run": ref.run, f"{prefix}_step": ref.step}
-
-
-KINDS = {"interpolation": interpolation, "plane_slice": plane_slice}

@@ -39,7 +39,7 @@ def check_steps(run: RunResult, steps: Iterable[int]) -> list[int]:
 
 def params_at(run: RunResult, steps: Iterable[int] | None = None, trainer: Trainer | None = None) -> dict[int, Any]:
     """Host params at each step (None: every checkpoint the run has), in the run's dtype."""
-    trainer = trainer or Trainer(run.spec)  # switches x64 to the run's dtype, as training did
+    trainer = trainer or run.trainer()  # the run's problem and schedule, in the run's dtype
     ckpts = Checkpoints(run.dir / "checkpoints")
     try:
         steps = ckpts.steps() if steps is None else check_steps(run, steps)

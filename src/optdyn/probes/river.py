@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from optdyn.registry import probe_kind
+from optdyn.spec.probes import RiverProgress
 from optdyn.theory import river2d
 
 
@@ -16,6 +18,7 @@ def trajectory(metrics: pd.DataFrame, replicas: int) -> tuple[np.ndarray, np.nda
     return np.stack([x1, x2], axis=-1), df["step"].to_numpy()
 
 
+@probe_kind(RiverProgress)
 def river_progress(run, spec) -> pd.DataFrame:
     model = run.spec.model
     traj, steps = trajectory(run.metrics, model.replicas)
@@ -30,6 +33,3 @@ def river_progress(run, spec) -> pd.DataFrame:
             "progress": progress,
         }))
     return pd.concat(frames, ignore_index=True)
-
-
-KINDS = {"river_progress": river_progress}

@@ -18,11 +18,14 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from optdyn.precision import cast_floats, x64_restored
+from optdyn.curvature import flatten
+from optdyn.precision import cast_floats, require_x64
+from optdyn.registry import probe_kind
 from optdyn.spec.identity import digest
+from optdyn.spec.problems.selfstab import SelfstabTracking
 from optdyn.train.trainer import Trainer
 
-from .curvature import flatten
+from . import spectrum  # noqa: F401  (hessian_spectrum belongs to the selfstab paper: its @probe_kind)
 from .selfstab_tracking import find_instability, track
 
 
@@ -63,25 +66,27 @@ def _search(f32, x0, eta: float, spec, path: Path) -> dict:
     return out
 
 
-def selfstab_tracking(run, spec) -> pd.DataFrame:
+@probe_kind(SelfstabTracking)
+def selfstab_tracking(run, spec, work: Path | None = None) -> pd.DataFrame:
+    """``work``: the scratch its job is handed (default: beside the run's tier, for direct calls)."""
     eta = _gd_learning_rate(run)
-    with x64_restored():
-        trainer = Trainer(run.spec)  # the run's problem, its init from the run's seed
-        params = jax.device_get(trainer.init_state()["params"])
-        batch = jax.device_get(trainer.problem.sample_batch(jax.random.PRNGKey(0)))  # the full batch
-        jax.config.update("jax_enable_x64", True)
-        work = work_dir(run, spec)
-        search_dtype, track_dtype = jnp.dtype(spec.search_dtype), jnp.dtype(spec.dtype)
-        f_search, x0, unravel = flatten(trainer.problem.loss, cast_floats(params, search_dtype), cast_floats(batch, search_dtype))
-        found = _search(f_search, x0, eta, spec, work / "search.npz")
-        # the tracking loss: the same problem, its parameters and data in the tracking dtype
-        f_track, _, _ = flatten(trainer.problem.loss, cast_floats(unravel(jnp.asarray(found["x"], search_dtype)), track_dtype),
-                                cast_floats(batch, track_dtype))
-        state = track(f_track, jnp.asarray(found["x"], track_dtype), eta, spec.steps, checkpoint=work / "track.npz",
-                      checkpoint_every=spec.checkpoint_every, generalized=spec.generalized, method=spec.method,
-                      iters=spec.iters, tol=spec.tol, proj_steps=spec.proj_steps, predicted=spec.predicted,
-                      lambda2_stop=spec.lambda2_stop, lambda2_every=spec.lambda2_every,
-                      max_gf_substeps=spec.max_gf_substeps, dtype=track_dtype, key=jax.random.PRNGKey(spec.seed + 1))
+    search_dtype, track_dtype = jnp.dtype(spec.search_dtype), jnp.dtype(spec.dtype)
+    for dtype in (search_dtype, track_dtype):  # x64 is switched at process start (precision.needs_x64)
+        require_x64(dtype, f"selfstab_tracking in {dtype}")
+    trainer = run.trainer()  # the run's problem in its dtype, its init from the run's seed
+    params = jax.device_get(trainer.init_state()["params"])
+    batch = jax.device_get(trainer.problem.sample_batch(jax.random.PRNGKey(0)))  # the full batch
+    work = Path(work) if work is not None else work_dir(run, spec)
+    f_search, x0, unravel = flatten(trainer.problem.loss, cast_floats(params, search_dtype), cast_floats(batch, search_dtype))
+    found = _search(f_search, x0, eta, spec, work / "search.npz")
+    # the tracking loss: the same problem, its parameters and data in the tracking dtype
+    f_track, _, _ = flatten(trainer.problem.loss, cast_floats(unravel(jnp.asarray(found["x"], search_dtype)), track_dtype),
+                            cast_floats(batch, track_dtype))
+    state = track(f_track, jnp.asarray(found["x"], track_dtype), eta, spec.steps, checkpoint=work / "track.npz",
+                  checkpoint_every=spec.checkpoint_every, generalized=spec.generalized, method=spec.method,
+                  iters=spec.iters, tol=spec.tol, proj_steps=spec.proj_steps, predicted=spec.predicted,
+                  lambda2_stop=spec.lambda2_stop, lambda2_every=spec.lambda2_every,
+                  max_gf_substeps=spec.max_gf_substeps, dtype=track_dtype, key=jax.random.PRNGKey(spec.seed + 1))
     table = pd.DataFrame(state.table())
     table["step"] = table["step"].astype(int)
     # Thm 1 / Sec. 6: the predicted fixed point |x| = delta_t sits delta_t^2/eta above L(theta^dagger)
@@ -91,6 +96,3 @@ def selfstab_tracking(run, spec) -> pd.DataFrame:
                         search_backtracked=bool(found["backtracked"]), stopped=state.stopped,
                         n_params=int(np.asarray(found["x"]).shape[0]), search_dtype=spec.search_dtype,
                         dtype=spec.dtype, method=spec.method)
-
-
-KINDS = {"selfstab_tracking": selfstab_tracking}

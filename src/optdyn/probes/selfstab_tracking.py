@@ -33,8 +33,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from optdyn.curvature import third_derivative_contraction, top_eigenpairs
+
 from ..theory.selfstab_predicted import Centre, code_step, constants, coordinates, linear_project, paper_step, place
-from .curvature import third_derivative_contraction, top_eigenpairs
 
 __all__ = ["find_instability", "track", "TrackState", "Tracker", "gf_substeps"]
 
@@ -229,11 +230,12 @@ def track(f: Callable, x_star, eta: float, steps: int, *, state: TrackState | No
 
     ``state`` continues a given state; else ``checkpoint`` (an npz path) is resumed when it exists
     and written every ``checkpoint_every`` steps and at the end. ``state.stopped`` says why it
-    ended: "lambda2", "steps" or "nonfinite". ``dtype`` float64 needs ``jax_enable_x64``.
+    ended: "lambda2", "steps" or "nonfinite". ``dtype`` float64 needs x64 on (``optdyn.precision``).
     """
     x_star = jnp.asarray(x_star, dtype)
     if x_star.dtype != jnp.dtype(dtype):
-        raise ValueError(f"tracking asks for {jnp.dtype(dtype)} but got {x_star.dtype}: enable jax_enable_x64")
+        raise ValueError(f"tracking asks for {jnp.dtype(dtype)} but got {x_star.dtype}: "
+                         "call optdyn.precision.configure_process(True) at process start")
     tracker = Tracker(f, eta, method=method, iters=iters, tol=tol, generalized=generalized, proj_steps=proj_steps,
                       predicted=predicted)
     if state is None and checkpoint is not None and Path(checkpoint).exists():

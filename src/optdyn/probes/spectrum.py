@@ -1,4 +1,4 @@
-"""Generic curvature probes on a run's checkpoints (built on ``probes/curvature.py``).
+"""Generic curvature probes on a run's checkpoints (built on ``optdyn.curvature``).
 
 ``hessian_spectrum``: for each requested step, the run's params are restored (``restore.py``:
 its Orbax checkpoint, or a replay from the nearest earlier one), the problem's loss is fixed
@@ -15,22 +15,25 @@ import numpy as np
 import pandas as pd
 from jax.flatten_util import ravel_pytree
 
-from optdyn.precision import cast_floats, x64_restored
+from optdyn import curvature
+from optdyn.precision import cast_floats, require_x64
+from optdyn.registry import probe_kind
+from optdyn.spec.probes import HessianSpectrum
 from optdyn.train.trainer import Trainer
 
-from . import curvature
 from .restore import params_at
 
 
+@probe_kind(HessianSpectrum)
 def hessian_spectrum(run, spec) -> pd.DataFrame:
-    with x64_restored():
-        trainer = Trainer(run.spec)  # switches x64 to the run's dtype, as training did
-        params = params_at(run, spec.steps, trainer)
-        batch = jax.device_get(trainer.problem.sample_batch(jax.random.PRNGKey(spec.batch_seed)))
-        dtype_name = spec.dtype or run.spec.dtype
-        if dtype_name == "float64":
-            jax.config.update("jax_enable_x64", True)
-        return _spectrum_table(trainer.problem.loss, params, batch, jnp.dtype(dtype_name), spec)
+    """The params are replayed in the run's dtype and solved in the probe's (float64 needs x64,
+    switched on at process start: ``optdyn.precision.needs_x64``)."""
+    dtype = jnp.dtype(spec.dtype or run.spec.dtype)
+    require_x64(dtype, f"hessian_spectrum in {dtype}")
+    trainer = run.trainer()  # the run's problem, in the run's dtype
+    params = params_at(run, spec.steps, trainer)
+    batch = jax.device_get(trainer.problem.sample_batch(jax.random.PRNGKey(spec.batch_seed)))
+    return _spectrum_table(trainer.problem.loss, params, batch, dtype, spec)
 
 
 def _solver(loss, unravel, batch, spec):
@@ -87,6 +90,3 @@ def _spectrum_table(loss, params_at: dict, batch, dtype, spec) -> pd.DataFrame:
                    if spec.trace_samples else {}),
             })
     return pd.DataFrame(rows)
-
-
-KINDS = {"hessian_spectrum": hessian_spectrum}

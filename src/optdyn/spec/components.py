@@ -10,7 +10,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from . import problems
+from optdyn.registry import MODEL_SPECS, model_spec
+
 from .base import Strict
 
 Point = tuple[float, float]
@@ -19,6 +20,7 @@ Point = tuple[float, float]
 # --- analytic toy problems: a loss plus its own noise model, trained like any network ---------
 
 
+@model_spec("wsd")
 class River2D(Strict):
     """L = (x2 - sin x1)^2 + slope*|end - x1| (WSD paper Fig. 3); noise of eq. (4): N(0, sigma^2)
     projected onto the mountain direction (orthogonal to the Hessian's min-eigenvector)."""
@@ -40,6 +42,7 @@ class River2D(Strict):
         return self
 
 
+@model_spec("wsd")
 class QuadraticRiver(Strict):
     """L = gamma*x2^2/2 - x1 (WSD paper Fig. 4); noise N(0, sigma^2) on the hill coordinate x2."""
 
@@ -50,6 +53,7 @@ class QuadraticRiver(Strict):
     noise_sigma: float = Field(0.0, ge=0)
 
 
+@model_spec("wsd", data=("bigram_language",))
 class BigramSoftmax(Strict):
     """Theta in R^{n x m}, p(name | city) = softmax(Theta_city) (WSD paper Sec. 4)."""
 
@@ -96,6 +100,7 @@ class _Transformer(Strict):
         return self
 
 
+@model_spec("wsd", data=("prepared",))
 class Llama(_Transformer):
     """LLaMA architecture (RMSNorm, RoPE on q/k, SwiGLU, pre-norm, untied head); sizes of WSD
     paper Table 2, context 4096 and 1024 sequences (4M tokens) per step (Sec. 5.1)."""
@@ -113,6 +118,7 @@ class Llama(_Transformer):
         return self
 
 
+@model_spec("wsd", data=("prepared",))
 class GPT2(_Transformer):
     """nanoGPT's GPT-2: learned positions, LayerNorm, GELU MLP, tied embeddings, no dropout.
     [inferred] 480 sequences per step: nanoGPT's 12 x 40 accumulation, 491,520 tokens ("0.5M")."""
@@ -141,12 +147,14 @@ class _ImageClassifier(Strict):
     sharpness_iters: int | None = Field(None, ge=2)
 
 
+@model_spec("selfstab", data=("prepared",))
 class MLPNet(_ImageClassifier):
     name: Literal["mlp"]
     widths: list[int] = Field(default_factory=lambda: [200, 200], min_length=1)
     zero_bias: bool = True  # the authors' code; False: PyTorch's uniform bias init
 
 
+@model_spec("selfstab", data=("prepared",))
 class CNNNet(_ImageClassifier):
     name: Literal["cnn"]
     channels: list[int] = Field(default_factory=lambda: [32, 32], min_length=1)
@@ -154,6 +162,7 @@ class CNNNet(_ImageClassifier):
     zero_bias: bool = True
 
 
+@model_spec("selfstab", data=("prepared",))
 class ResNet18Net(_ImageClassifier):
     """GroupNorm ResNet-18; ``activation`` is applied after each residual addition (ReLU inside)."""
 
@@ -162,6 +171,7 @@ class ResNet18Net(_ImageClassifier):
     groups: int = Field(16, gt=0)
 
 
+@model_spec("selfstab", data=("prepared",))
 class TransformerNet(_ImageClassifier):
     """Damian et al.'s post-LN Transformer classifier (``models/nets_transformer.py``) on a
     prepared token dataset (``tokens_train``/``y_train``, e.g. sst2_5k or synthetic_tokens); the
@@ -185,16 +195,9 @@ class TransformerNet(_ImageClassifier):
         return self
 
 
-NETWORK_MODELS = ("mlp", "cnn", "resnet18", "transformer")
-LM_MODELS = ("llama", "gpt2")
-
-ModelSpec = Annotated[
-    Union[(River2D, QuadraticRiver, BigramSoftmax, Llama, GPT2, MLPNet, CNNNet, ResNet18Net, TransformerNet, *problems.collect("MODELS"))],
-    Field(discriminator="name"),
-]
-
-#: models whose problem is self-contained (no ``data`` entry allowed)
-TOY_MODELS = ("river2d", "quadratic_river", *problems.collect("SELF_CONTAINED"))
+#: every registered model class: the ones above, then each paper's ``spec/problems/<paper>.py``;
+#: ``MODEL_SPECS.info(cls).data`` names the data a model trains on (none: self-contained)
+ModelSpec = Annotated[Union[MODEL_SPECS.classes()], Field(discriminator="name")]
 
 
 # --- datasets ---------------------------------------------------------------------------------
@@ -222,10 +225,6 @@ class PreparedData(Strict):
 
 
 DataSpec = Annotated[Union[BigramLanguage, PreparedData], Field(discriminator="name")]
-
-#: datasets each data-driven model can train on
-DATA_FOR_MODEL: dict[str, tuple[str, ...]] = {"bigram_softmax": ("bigram_language",),
-                                              **{m: ("prepared",) for m in (*NETWORK_MODELS, *LM_MODELS)}}
 
 
 # --- optimizers (the learning rate comes from the run's schedule) -----------------------------

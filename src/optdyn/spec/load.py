@@ -13,7 +13,8 @@ from typing import Annotated, Any
 import pydantic
 from pydantic import TypeAdapter
 
-from . import plots
+from optdyn.registry import PAPERS, PLOT_SPECS
+
 from .datasets import load_datasets
 from .errors import SpecError, from_validation
 from .identity import probe_id, run_id, run_refs
@@ -84,8 +85,16 @@ class Plan:
     def run_dir(self, rid: str) -> Path:
         return self.tier_dir / "runs" / rid
 
+    @property
+    def data_root(self) -> Path:
+        return Path(self.config.resources) / "data"
+
     def dataset_dir(self, name: str) -> Path:
-        return Path(self.config.resources) / "data" / name
+        return self.data_root / name
+
+    def spec_path(self, kind: str, key: str) -> Path:
+        """Where the job spec of a run / probe / figure / claims check / dataset lies (spec/jobs.py)."""
+        return self.tier_dir / "specs" / kind / f"{key}.json"
 
     def probe_path(self, pid: str) -> Path:
         return self.tier_dir / "probes" / f"{pid}.parquet"
@@ -112,8 +121,8 @@ def load_config(path: str | Path, tier: str | None = None, papers: list[str] | N
         raw["papers"] = papers
     cfg = _validate(WorkflowConfig, raw, str(path), "")
     for k, name in enumerate(cfg.papers):
-        if name not in plots.PAPERS:
-            raise SpecError(str(path), f"papers[{k}]", name, f"unknown paper; allowed: {', '.join(plots.PAPERS)}")
+        if name not in PAPERS:
+            raise SpecError(str(path), f"papers[{k}]", name, f"unknown paper; allowed: {', '.join(PAPERS)}")
     return cfg
 
 
@@ -149,7 +158,7 @@ def _load_paper(plan: Plan, file: Path, name: str) -> None:
     paper = _validate_with_overrides(doc, f, deviations, plan.tier)
     plan.papers[name] = paper
     plan.deviations += deviations
-    registry = plots.registry(name)
+    registry = PLOT_SPECS.of(name)  # figure key -> plot spec class
     for fkey, fig in paper.figures.items():
         where = f"figures.{fkey}"
         if fkey not in registry:

@@ -10,8 +10,10 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from optdyn.registry import MODEL_SPECS
+
 from .base import Strict
-from .components import DATA_FOR_MODEL, SGD, TOY_MODELS, DataSpec, ModelSpec, OptimizerSpec
+from .components import SGD, DataSpec, ModelSpec, OptimizerSpec
 from .probes import ProbeSpec
 from .schedules import ScheduleSpec
 
@@ -37,9 +39,9 @@ class RunSpec(Strict):
         model = info.data.get("model")
         if model is None:
             return data
-        if model.name in TOY_MODELS and data is not None:
+        wanted = MODEL_SPECS.info(type(model)).data  # (): a self-contained problem
+        if not wanted and data is not None:
             raise ValueError(f"model '{model.name}' is a self-contained toy problem and takes no data; remove `data`")
-        wanted = DATA_FOR_MODEL.get(model.name)
         if wanted and (data is None or data.name not in wanted):
             raise ValueError(f"model '{model.name}' needs data named {' or '.join(wanted)}")
         return data

@@ -11,10 +11,12 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from . import problems
+from optdyn.registry import PROBE_SPECS, probe_spec
+
 from .base import Strict
 
 
+@probe_spec("wsd")
 class RiverProgress(Strict):
     """For a 2-D river-valley run: each logged iterate's projection onto the river (the
     projection flow of WSD Def. C.3), its distance to the river, and the time the reference flow
@@ -24,6 +26,7 @@ class RiverProgress(Strict):
     run: str  # a run of the same figure
 
 
+@probe_spec("selfstab")
 class HessianSpectrum(Strict):
     """Top-k eigenvalues of the Hessian of a run's training loss at its checkpoints (any
     problem), on one fixed batch ``problem.sample_batch(PRNGKey(batch_seed))``; one row per
@@ -91,6 +94,7 @@ class _Landscape(Strict):
     chunk: int = Field(16, ge=1)  # points evaluated together (vmap inside lax.map): memory vs speed
 
 
+@probe_spec("wsd")
 class Interpolation(_Landscape):
     """The loss along theta(alpha) = (1 - alpha) theta_start + alpha theta_end (WSD Fig. 5, 12, 13);
     one row per alpha, with ||theta_end - theta_start||. All points' runs share one model."""
@@ -102,6 +106,7 @@ class Interpolation(_Landscape):
     alphas: Grid = Linspace(start=-0.2, stop=1.2, num=29)
 
 
+@probe_spec("wsd")
 class PlaneSlice(_Landscape):
     """The loss on theta = O + a (P_a - O) + b (P_b - O) over the grid a_values x b_values (WSD
     Fig. 14: O = A', P_a = A, P_b = B'). ``basis: orthonormal`` evaluates instead on
@@ -119,6 +124,7 @@ class PlaneSlice(_Landscape):
     basis: Literal["raw", "orthonormal"] = "raw"
 
 
+@probe_spec("wsd")
 class CityLoss(Strict):
     """For a language model on a ``bigram`` (city -> name) dataset (WSD Sec. 4): each city's
     expected loss on the following name, - sum_j P_ij log q(name_j | context, city), exact in the
@@ -134,5 +140,5 @@ class CityLoss(Strict):
     batch: int | None = Field(None, ge=1)  # sequences per forward pass; None: the model's micro-batch
 
 
-ProbeSpec = Annotated[Union[(RiverProgress, HessianSpectrum, Interpolation, PlaneSlice, CityLoss, *problems.collect("PROBES"))],
-                      Field(discriminator="kind")]
+#: every registered probe class: the ones above, then each paper's ``spec/problems/<paper>.py``
+ProbeSpec = Annotated[Union[PROBE_SPECS.classes()], Field(discriminator="kind")]

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ..probes.curvature import hvp
+from ..curvature import hvp
 
 
 class Centre(NamedTuple):

@@ -16,24 +16,26 @@ import numpy as np
 import optax
 
 from optdyn.models.registry import build_problem
-from optdyn.optim.ire import refresh_due
 from optdyn.optim.optimizers import build_optimizer, find, peak_lr
 from optdyn.optim.sam import sam_value_and_grad
 from optdyn.optim.schedules import build_schedule
+from optdyn.precision import require_x64
 from optdyn.spec.paper import RunSpec
 from optdyn.train.sharding import sharding_for
 
-#: fold_in tags of the per-step keys derived from the step's data key
+#: fold_in tags of the per-step keys derived from the step's data key (_FISHER_KEY: the key the
+#: optimizer's estimator gets as the extra argument ``key`` of ``update``)
 _SAM_KEY, _FISHER_KEY = 1, 2
 
 
 class Trainer:
     def __init__(self, spec: RunSpec, data_root: Path = Path("resources/data")):
-        # x64 must be switched on before the first array of the run exists.
-        jax.config.update("jax_enable_x64", spec.dtype == "float64")
+        self.dtype = jnp.dtype(spec.dtype)
+        require_x64(self.dtype, f"a {spec.dtype} run")
         self.spec = spec
-        self.problem = build_problem(spec, data_root)
-        self.schedule = build_schedule(spec.schedule)
+        self.data_root = Path(data_root)
+        self.problem = build_problem(spec, data_root, dtype=self.dtype)
+        self.schedule = build_schedule(spec.schedule, dtype=self.dtype)
         self.per_replica = bool(getattr(self.problem, "replica_axis", False))
         self.sam = find(spec.optimizer, "sam")
         self.ire = find(spec.optimizer, "ire")
@@ -43,7 +45,11 @@ class Trainer:
         if self.inverse_sharpness is not None and not hasattr(self.problem, "sharpness"):
             raise ValueError(f"model '{spec.model.name}' has no sharpness(params, examples, iters), which eta_t = lr_t/S needs")
         lr_max = peak_lr(spec.schedule) if self.ire is not None and self.ire.prog_decay else None
-        self.tx = build_optimizer(spec.optimizer, self.schedule, peak_lr=lr_max, per_replica=self.per_replica)
+        # the estimators read self.problem when traced (not now): a problem swapped in after
+        # construction (tests count its calls) is the one they use
+        self.tx = build_optimizer(spec.optimizer, self.schedule, peak_lr=lr_max, per_replica=self.per_replica,
+                                  fisher_fn=lambda params, key, **_: self.problem.fisher_diag(params, key),
+                                  sharpness_fn=self._sharpness)
         self.init_key, self.data_key = jax.random.split(jax.random.PRNGKey(spec.seed))
         # gradient accumulation over the problem's micro-batches (LMs: the model spec's field)
         self.microbatches = int(getattr(self.problem, "microbatches", 1))
@@ -66,14 +72,8 @@ class Trainer:
         else:
             loss, grads = sam_value_and_grad(self.problem.loss, state["params"], batch, jax.random.fold_in(key, _SAM_KEY),
                                              self.sam.rho, self.sam.perturbation, self.per_replica)
-        if self.inverse_sharpness is not None:  # its base is never IRE (spec), so the two are exclusive
-            updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"], step=t,
-                                                sharpness=self._sharpness(state["params"], t))
-        elif self.ire is None:
-            updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"])
-        else:
-            fisher = self._fisher(state["params"], t, jax.random.fold_in(key, _FISHER_KEY))
-            updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"], step=t, fisher_diag=fisher)
+        # the wrappers (IRE, 1/S) refresh their estimates themselves; others ignore the key
+        updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"], key=jax.random.fold_in(key, _FISHER_KEY))
         params = optax.apply_updates(state["params"], updates)
         logged = {"batch_loss": loss, "lr": self.schedule(t), "grad_norm": optax.tree.norm(grads)}
         if self.ire is not None:
@@ -100,18 +100,10 @@ class Trainer:
         total, _ = jax.lax.scan(add, zero, self.sharding.constrain_micro(micro))
         return jax.tree.map(lambda v: v / k, total)
 
-    def _fisher(self, params, t, key):
-        """The problem's diagonal-Fisher estimate on IRE's refresh steps, zeros otherwise."""
-        return jax.lax.cond(refresh_due(t, self.ire.start, self.ire.every),
-                            lambda: jax.tree.map(lambda h, p: h.astype(p.dtype), self.problem.fisher_diag(params, key), params),
-                            lambda: jax.tree.map(jnp.zeros_like, params))
-
-    def _sharpness(self, params, t):
-        """The problem's sharpness on the 1/S rule's refresh steps, 0 otherwise (not read then)."""
-        spec, dtype = self.inverse_sharpness, jax.tree.leaves(params)[0].dtype
-        return jax.lax.cond(refresh_due(t, 0, spec.every),
-                            lambda: jnp.asarray(self.problem.sharpness(params, examples=spec.examples, iters=spec.iters), dtype),
-                            lambda: jnp.zeros((), dtype))
+    def _sharpness(self, params, **_):
+        """The problem's sharpness S, the estimator of the 1/S rule (called on its refresh steps)."""
+        spec = self.inverse_sharpness
+        return self.problem.sharpness(params, examples=spec.examples, iters=spec.iters)
 
     def advance(self, state: dict, n: int) -> tuple[dict, dict[str, np.ndarray]]:
         """Take ``n`` steps; returns the new state and the per-step logged values."""

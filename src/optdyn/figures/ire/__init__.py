@@ -1,6 +1,4 @@
-"""Figures of the `ire` paper, one function per target."""
+"""Figures of the `ire` paper, one function per target.
 
-from .sam import tab06
-from .toy import appA, fig01
-
-__all__ = ["appA", "fig01", "tab06"]
+Each figure function is registered with ``@figure("ire", key)`` (``optdyn.registry``),
+which imports every module of this package when a figure of the paper is looked up."""

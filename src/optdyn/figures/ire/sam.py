@@ -15,6 +15,7 @@ from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.figures.ire.toy import kappa_of
 from optdyn.figures.tables import draw_table
 from optdyn.optim.optimizers import find
+from optdyn.registry import figure
 from optdyn.theory import ire as theory
 
 
@@ -44,6 +45,7 @@ def _slope(df: pd.DataFrame, x: str) -> float:
     return theory.loglog_slope(df[x], df["rate"])
 
 
+@figure("ire", "tab06")
 def tab06(ctx: FigureContext) -> FigureOutput:
     skip, max_drop = ctx.plot.fit_skip_steps, ctx.plot.fit_max_drop
     rows = pd.DataFrame([_measure(n, r, skip, max_drop) for n, r in ctx.runs.items() if n != "std_global_lr"])

@@ -9,6 +9,7 @@ import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.optim.optimizers import find
+from optdyn.registry import figure
 from optdyn.theory import ire as theory
 
 
@@ -39,6 +40,7 @@ def _contours(ax, u_range, v_range) -> None:
     ax.set_ylabel("$v$")
 
 
+@figure("ire", "fig01")
 def fig01(ctx: FigureContext) -> FigureOutput:
     below = ctx.plot.converged_below
     gd1, gd2 = ctx.runs["gd_eta1"], ctx.runs["gd_eta2"]
@@ -99,6 +101,7 @@ def _window_rate(df: pd.DataFrame, lo: float, hi: float, skip: int) -> float:
     return theory.decay_rate(rows["step"], np.log(rows["u"]))
 
 
+@figure("ire", "appA")
 def appA(ctx: FigureContext) -> FigureOutput:
     lo, hi = ctx.plot.rate_window
     skip = ctx.plot.skip_steps

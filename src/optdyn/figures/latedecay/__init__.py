@@ -1,7 +1,4 @@
-"""Figures of the late-LR-decay paper (Ren, Ma, Ying 2024), one function per target."""
+"""Figures of the late-LR-decay paper (Ren, Ma, Ying 2024), one function per target.
 
-from .landscapes import fig03
-from .late_decay import fig01toy
-from .phase2 import fig04
-
-__all__ = ["fig01toy", "fig03", "fig04"]
+Each figure function is registered with ``@figure("latedecay", key)`` (``optdyn.registry``),
+which imports every module of this package when a figure of the paper is looked up."""

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
 
+from optdyn.curvature import top_eigenpairs
 from optdyn.figures.common import FigureContext, FigureOutput
-from optdyn.probes.curvature import top_eigenpairs
+from optdyn.precision import require_x64
+from optdyn.registry import figure
 from optdyn.theory import latedecay as theory
 
 MODELS = (("linear", r"linear regression $y=w^\top x$"), ("diag", r"diagonal net $y=(w^{\odot 3})^\top x$"),
@@ -28,10 +30,10 @@ def _alpha_jax(w, kind: str, gamma: float):
 
 def _hessian_eigs(loss, w) -> np.ndarray:
     """All eigenvalues (descending) of the Hessian of ``loss`` at w, by autodiff in float64."""
-    with jax.enable_x64(True):
-        x = jnp.asarray(w, jnp.float64)
-        vals, _ = top_eigenpairs(loss, x, k=x.shape[0], method="dense")
-        return np.asarray(vals)
+    require_x64(jnp.float64, "the Hessian eigenvalues of Fig. 3")
+    x = jnp.asarray(w, jnp.float64)
+    vals, _ = top_eigenpairs(loss, x, k=x.shape[0], method="dense")
+    return np.asarray(vals)
 
 
 def _touches_boundary(mask: np.ndarray) -> bool:
@@ -49,6 +51,7 @@ def _width_exponent(x, y, kind, gamma, norms) -> float:
     return float(np.polyfit(np.log(np.linalg.norm(picks, axis=1)), -0.5 * np.log(lam), 1)[0])
 
 
+@figure("latedecay", "fig03")
 def fig03(ctx: FigureContext) -> FigureOutput:
     ex, gamma = ctx.plot.example, ctx.plot.example.gamma
     x, w_star = np.asarray(ex.x), np.asarray(ex.w_star)

@@ -12,6 +12,7 @@ from scipy.stats import spearmanr
 
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.models.latedecay import ReparamLinearProblem
+from optdyn.registry import figure
 from optdyn.theory import latedecay as theory
 
 from .phase2 import replica_matrix
@@ -21,6 +22,7 @@ def _at(steps: np.ndarray, values: np.ndarray, step: int) -> np.ndarray:
     return values[int(np.searchsorted(steps, step))]
 
 
+@figure("latedecay", "fig01toy")
 def fig01toy(ctx: FigureContext) -> FigureOutput:
     main = ctx.runs["main"]
     branches = sorted(((r.spec.branch_from.step, name, r) for name, r in ctx.runs.items()

@@ -10,6 +10,7 @@ import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.models.latedecay import ReparamLinearProblem
+from optdyn.registry import figure
 from optdyn.theory import latedecay as theory
 from optdyn.train.results import RunResult
 
@@ -70,6 +71,7 @@ def _towards_col_x(inst: theory.Instance, points: np.ndarray) -> list[bool]:
     return out
 
 
+@figure("latedecay", "fig04")
 def fig04(ctx: FigureContext) -> FigureOutput:
     plot = ctx.plot
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.8))

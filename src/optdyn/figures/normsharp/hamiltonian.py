@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 from optdyn.theory import normsharp as th
 
 DT = 1e-3
@@ -32,6 +33,7 @@ def _measured_period(xs: np.ndarray, vs: np.ndarray) -> float:
     return (frac(up[1]) - frac(up[0])) * DT
 
 
+@figure("normsharp", "fig05")
 def fig05(ctx: FigureContext) -> FigureOutput:
     k, c_b = ctx.plot.k, ctx.plot.c_b
     x_star = th.potential_minimum(k, c_b)

@@ -7,6 +7,7 @@ import numpy as np
 
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.models.normsharp import LinearRegressionBNProblem
+from optdyn.registry import figure
 from optdyn.theory import normsharp as th
 
 from . import series as S
@@ -21,6 +22,7 @@ def _flattest(run) -> tuple[float, float]:
             th.linreg_sharpness_on_manifold(w, d["x"], d["y"]))
 
 
+@figure("normsharp", "fig04")
 def fig04(ctx: FigureContext) -> FigureOutput:
     run, osc, win = ctx.runs["main"], ctx.runs["osc"], ctx.runs["window"]
     df, odf, wdf = S.gdwd_frame(run), S.gdwd_frame(osc), S.gdwd_frame(win)

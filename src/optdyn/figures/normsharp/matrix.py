@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 
 from . import series as S
 
@@ -66,6 +67,7 @@ def _tidy(name: str, s: dict) -> pd.DataFrame:
     return s["df"][cols].assign(run=name)
 
 
+@figure("normsharp", "fig01")
 def fig01(ctx: FigureContext) -> FigureOutput:
     run = ctx.runs["main"]
     s = _summary(run, ctx.plot.settle_steps)
@@ -80,6 +82,7 @@ def fig01(ctx: FigureContext) -> FigureOutput:
     return FigureOutput(fig, _tidy("main", s), values)
 
 
+@figure("normsharp", "fig06", "fig07")
 def sweep(ctx: FigureContext) -> FigureOutput:
     names = ctx.plot.series
     fig, axes = plt.subplots(3, len(names), figsize=(4 * len(names), 9.5), squeeze=False, layout="constrained")
@@ -104,10 +107,7 @@ def sweep(ctx: FigureContext) -> FigureOutput:
     return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
 
 
-fig06 = sweep
-fig07 = sweep
-
-
+@figure("normsharp", "fig11")
 def fig11(ctx: FigureContext) -> FigureOutput:
     run = ctx.runs["window"]
     df = S.gdwd_frame(run)

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 from optdyn.theory import normsharp as th
 
 from . import series as S
@@ -24,6 +25,7 @@ def _sphere_loss_map(n: int = 120):
     return x, y, np.where(x**2 + y**2 <= 1, f, np.nan)
 
 
+@figure("normsharp", "fig03")
 def fig03(ctx: FigureContext) -> FigureOutput:
     run = ctx.runs["toy"]
     df = S.gdwd_frame(run)

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 
 
 def steps_to_loss(run, target: float) -> int | None:
@@ -52,6 +53,7 @@ def _rank_correlation(x: list[float], y: list[float]) -> float:
     return float(spearmanr(x, y).statistic)
 
 
+@figure("selfstab", "fig06")
 def fig06(ctx: FigureContext) -> FigureOutput:
     plot = ctx.plot
     fixed = sorted(((n, r) for n, r in ctx.runs.items() if n != plot.inverse_sharpness_run),

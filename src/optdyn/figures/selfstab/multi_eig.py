@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 
 
 def eigen_table(probe: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -65,6 +66,7 @@ def last_crossing_dip(eig: pd.DataFrame, crossings: list[int | None], threshold:
     return float(between.min() / threshold)
 
 
+@figure("selfstab", "fig05")
 def fig05(ctx: FigureContext) -> FigureOutput:
     run = ctx.runs["gd"]
     eta = float(run.spec.schedule.lr)

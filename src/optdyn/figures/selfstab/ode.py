@@ -9,6 +9,7 @@ import pandas as pd
 from scipy.optimize import root
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 from optdyn.theory import selfstab as theory
 
 from .toy import STAGE_COLORS
@@ -20,6 +21,7 @@ def _strictly_decreasing(v) -> bool:
     return bool(np.all(np.diff(v) < 0))
 
 
+@figure("selfstab", "fig03")
 def fig03(ctx: FigureContext) -> FigureOutput:
     p = ctx.plot
     a, b = p.alpha, p.beta

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 
 
 def _series(run) -> pd.DataFrame:
@@ -21,6 +22,7 @@ def onset(df: pd.DataFrame, threshold: float) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
+@figure("selfstab", "fig01")
 def fig01(ctx: FigureContext) -> FigureOutput:
     runs = sorted(ctx.runs.items(), key=lambda kv: kv[1].spec.schedule.lr)
     fig, (ax_loss, ax_s) = plt.subplots(1, 2, figsize=(12, 4.2))

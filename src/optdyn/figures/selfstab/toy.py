@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 from optdyn.theory import selfstab as theory
 
 STAGE_COLORS = {1: "#4c72b0", 2: "#dd8452", 3: "#c44e52", 4: "#55a868"}
@@ -31,6 +32,7 @@ def _cycle_values(x: np.ndarray, y: np.ndarray, starts: np.ndarray) -> dict[str,
             "cycle_max_abs_x": [float(np.abs(x[a:b]).max()) for a, b in cycles]}
 
 
+@figure("selfstab", "fig02")
 def fig02(ctx: FigureContext) -> FigureOutput:
     run = ctx.runs["gd"]
     model, eta = run.spec.model, run.spec.schedule.lr

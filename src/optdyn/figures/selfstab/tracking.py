@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 
 SERIES = {  # label -> (color, linestyle)
     "Gradient Descent": ("C0", "-"),
@@ -127,6 +128,7 @@ def _label(run, df: pd.DataFrame) -> str:
     return f"{model.name.upper()} + {model.criterion} on {getattr(data, 'dataset', '?')}, $\\eta$ = {df['eta'].iloc[0]:g}"
 
 
+@figure("selfstab", "fig04")
 def fig04(ctx: FigureContext) -> FigureOutput:
     plot = ctx.plot
     # the paper's three settings; a tier may keep fewer (each present one is a run + its probe)

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.precision import require_x64
+from optdyn.registry import figure
 from optdyn.theory import bigram
 
 
@@ -20,12 +22,13 @@ def hessian_traces_at_optimum(P: np.ndarray) -> np.ndarray:
     def city_loss(theta, p):
         return -jnp.sum(p * jax.nn.log_softmax(theta))
 
-    with jax.enable_x64(True):
-        logp = jnp.log(jnp.asarray(P, jnp.float64))
-        hess = jax.vmap(jax.hessian(city_loss))(logp, jnp.asarray(P, jnp.float64))
-        return np.asarray(jnp.trace(hess, axis1=-2, axis2=-1))
+    require_x64(jnp.float64, "the Hessian traces of Fig. 6")
+    logp = jnp.log(jnp.asarray(P, jnp.float64))
+    hess = jax.vmap(jax.hessian(city_loss))(logp, jnp.asarray(P, jnp.float64))
+    return np.asarray(jnp.trace(hess, axis1=-2, axis2=-1))
 
 
+@figure("wsd", "fig06")
 def fig06(ctx: FigureContext) -> FigureOutput:
     lang = ctx.plot.language
     P, is_det = bigram.make_language(lang.n_deterministic, lang.n_stochastic, lang.names,
@@ -62,6 +65,7 @@ def fig06(ctx: FigureContext) -> FigureOutput:
     return FigureOutput(fig, df, values)
 
 
+@figure("wsd", "fig07")
 def fig07(ctx: FigureContext) -> FigureOutput:
     wsd = ctx.runs["wsd"]
     (decay_start, decay_end), = wsd.spec.schedule.decays

@@ -12,6 +12,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 
 COLORS = {True: "C0", False: "C3"}  # deterministic / stochastic, as in Fig. 6
 
@@ -68,6 +69,7 @@ def _excess_bars(ax, df: pd.DataFrame) -> None:
     ax.legend(fontsize=8)
 
 
+@figure("wsd", "sec4")
 def sec4(ctx: FigureContext) -> FigureOutput:
     df = paired(ctx.probes["stable"], ctx.probes["decay"])
     values = sec4_values(df)

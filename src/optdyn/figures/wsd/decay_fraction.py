@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 from optdyn.train.results import RunResult
 
 from .lm_curves import final_loss, val_frame
@@ -71,6 +72,7 @@ def spike_case(ctx: FigureContext) -> tuple[pd.DataFrame, dict]:
     return data.assign(panel=spec.label), values
 
 
+@figure("wsd", "fig15")
 def fig15(ctx: FigureContext) -> FigureOutput:
     panels = ctx.plot.panels
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.6 * (len(panels) + 1), 3.9), squeeze=False)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 from optdyn.figures.tables import table_figure
 
 from .lm_curves import final_loss, loss_at, val_curve
@@ -27,6 +28,7 @@ FIG09_SERIES = (
 )
 
 
+@figure("wsd", "fig09")
 def fig09(ctx: FigureContext) -> FigureOutput:
     runs = ctx.runs
     t1, t2 = runs["cos_t1"].spec.steps, runs["cyclic"].spec.steps
@@ -68,6 +70,7 @@ def fig09(ctx: FigureContext) -> FigureOutput:
     return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
 
 
+@figure("wsd", "tab01")
 def tab01(ctx: FigureContext) -> FigureOutput:
     cols = ctx.plot.columns
     ours = {"cyclic_cosine": [final_loss(ctx.runs[c.cyclic_cosine]) for c in cols],

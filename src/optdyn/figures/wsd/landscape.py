@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 
 
 def _at(values: np.ndarray, x: float, what: str) -> int:
@@ -70,6 +71,7 @@ def _tidy(probes: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat([df.assign(pair=name) for name, df in probes.items()], ignore_index=True)
 
 
+@figure("wsd", "fig05")
 def fig05(ctx: FigureContext) -> FigureOutput:
     stable, decay = ctx.probes["stable"], ctx.probes["decay"]
     total = ctx.runs["stable"].spec.steps
@@ -102,6 +104,7 @@ def _panel_grid(ctx: FigureContext, color: str):
     return fig, names
 
 
+@figure("wsd", "fig12")
 def fig12(ctx: FigureContext) -> FigureOutput:
     fig, names = _panel_grid(ctx, "tab:orange")
     per = {name: monotone(ctx.probes[name]) for name in names}
@@ -117,6 +120,7 @@ def fig12(ctx: FigureContext) -> FigureOutput:
     return FigureOutput(fig, _tidy(ctx.probes), values)
 
 
+@figure("wsd", "fig13")
 def fig13(ctx: FigureContext) -> FigureOutput:
     fig, names = _panel_grid(ctx, "tab:blue")
     per = {name: valley(ctx.probes[name]) for name in names}
@@ -190,6 +194,7 @@ def _contours(ax, plane: pd.DataFrame, xcol: str, ycol: str, levels: int, points
     ax.set_ylim(Y.min(), Y.max())
 
 
+@figure("wsd", "fig14")
 def fig14(ctx: FigureContext) -> FigureOutput:
     raw, ortho = ctx.probes["raw"], ctx.probes["orthonormal"]
     first = raw.iloc[0]

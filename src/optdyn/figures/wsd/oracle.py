@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 from optdyn.train.results import RunResult
 
 from .lm_curves import final_loss, loss_at, val_curve
@@ -51,6 +52,7 @@ def model_label(run: RunResult) -> str:
     return f"d={m.hidden}, {m.layers} layer{'s' if m.layers > 1 else ''}"
 
 
+@figure("wsd", "fig08")
 def fig08(ctx: FigureContext) -> FigureOutput:
     panels = ctx.plot.panels
     ncols = 3 if len(panels) + 1 > 4 else len(panels) + 1
@@ -122,6 +124,7 @@ def _draw_lrs(ax, ctx: FigureContext, panel) -> None:
     ax.legend(fontsize=8)
 
 
+@figure("wsd", "fig01")
 def fig01(ctx: FigureContext) -> FigureOutput:
     main_run, branch_run, cos_run = ctx.runs["wsd"], ctx.runs["wsd_decay1"], ctx.runs["cosine"]
     (start, end), = main_run.spec.schedule.decays

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 from optdyn.theory import quadratic, river2d
 
 
@@ -32,6 +33,7 @@ def _paths(probe: pd.DataFrame):
     return [(r, df.sort_values("step")) for r, df in probe.groupby("replica")]
 
 
+@figure("wsd", "fig03")
 def fig03(ctx: FigureContext) -> FigureOutput:
     spec = ctx.runs["gd"].spec.model
     slope, end = spec.slope, spec.end
@@ -98,6 +100,7 @@ def _curve(ctx: FigureContext, main: str, branch: str | None = None) -> pd.DataF
     return df.sort_values("step").reset_index(drop=True)
 
 
+@figure("wsd", "fig04")
 def fig04(ctx: FigureContext) -> FigureOutput:
     model = ctx.runs["constant"].spec.model
     gamma, sigma, R = model.gamma, model.noise_sigma, model.replicas

@@ -12,6 +12,7 @@ import pandas as pd
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.figures.tables import table_figure
 from optdyn.optim.schedules import build_schedule, lr_curve, wsd_branch, wsd_main
+from optdyn.registry import figure
 from optdyn.spec.load import preset_block
 from optdyn.spec.runs import schedule_steps
 
@@ -35,6 +36,7 @@ def decay_windows(lr: np.ndarray, peak: float) -> list[list[int]]:
     return windows
 
 
+@figure("wsd", "fig02")
 def fig02(ctx: FigureContext) -> FigureOutput:
     rows = ctx.plot.rows
     fig, axes = plt.subplots(len(rows), 1, figsize=(8, 2.2 * len(rows)), sharex=True)
@@ -87,6 +89,7 @@ def _get(tree: dict, path: str):
     return tree
 
 
+@figure("wsd", "tab02")
 def tab02(ctx: FigureContext) -> FigureOutput:
     plot = ctx.plot
     presets = ctx.paper.presets
@@ -96,6 +99,7 @@ def tab02(ctx: FigureContext) -> FigureOutput:
     return FigureOutput(table_figure(df, ctx.figure.spec.title), df, {"cells": cells})
 
 
+@figure("wsd", "tab03")
 def tab03(ctx: FigureContext) -> FigureOutput:
     cells, labels = [], []
     for row in ctx.plot.rows:
@@ -109,6 +113,7 @@ def tab03(ctx: FigureContext) -> FigureOutput:
     return FigureOutput(table_figure(df, ctx.figure.spec.title), df, {"cells": cells})
 
 
+@figure("wsd", "tab04")
 def tab04(ctx: FigureContext) -> FigureOutput:
     cells, totals, labels = [], [], []
     for row in ctx.plot.rows:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.registry import figure
 
 from .lm_curves import loss_at, val_curve, val_frame
 
@@ -102,9 +103,11 @@ def _draw_size(ax, ctx: FigureContext, size, data: pd.DataFrame, pts: dict) -> N
     ax.set_xlabel("total compute (optimizer steps)")
 
 
+@figure("wsd", "fig10")
 def fig10(ctx: FigureContext) -> FigureOutput:
     return versus_wsd(ctx)
 
 
+@figure("wsd", "fig11")
 def fig11(ctx: FigureContext) -> FigureOutput:
     return versus_wsd(ctx)

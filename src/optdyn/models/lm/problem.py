@@ -28,9 +28,9 @@ import numpy as np
 import optax
 from flax import nnx
 
+from optdyn.curvature import sampled_fisher_diag
 from optdyn.data.prepare import load_prepared
-from optdyn.precision import default_float
-from optdyn.probes.fisher import sampled_fisher_diag
+from optdyn.registry import problem_builder
 from optdyn.spec.components import GPT2 as GPT2Spec
 from optdyn.spec.components import Llama as LlamaSpec
 from optdyn.spec.components import PreparedData
@@ -59,10 +59,12 @@ def next_token_losses(logits: jax.Array, targets: jax.Array) -> jax.Array:
 
 class LMProblem:
     """``spec``: a ``Llama`` or ``GPT2`` model spec; ``train``/``val``: token streams (1-D integer
-    arrays); ``vocab_size``: the dataset's, used when the spec has none."""
+    arrays); ``vocab_size``: the dataset's, used when the spec has none; ``dtype``: the master
+    weights' float dtype (the run's ``spec.dtype``)."""
 
-    def __init__(self, spec: LlamaSpec | GPT2Spec, train: np.ndarray, val: np.ndarray, vocab_size: int | None = None):
-        self.spec = spec
+    def __init__(self, spec: LlamaSpec | GPT2Spec, train: np.ndarray, val: np.ndarray, vocab_size: int | None = None, *,
+                 dtype=jnp.float32):
+        self.spec, self.dtype = spec, jnp.dtype(dtype)
         self.cfg = LMConfig.from_spec(spec, vocab_size)
         self.architecture = ARCHITECTURES[spec.name]
         self.batch_size, self.seq_len = spec.batch_size, spec.seq_len
@@ -79,7 +81,7 @@ class LMProblem:
         n_chunks = math.ceil(spec.eval_windows / chunk)
         pad = n_chunks * chunk - spec.eval_windows
         self.val_windows = jnp.asarray(np.concatenate([windows, np.repeat(windows[:1], pad, 0)]).reshape(n_chunks, chunk, -1))
-        self.val_weights = jnp.asarray(np.concatenate([np.ones(spec.eval_windows), np.zeros(pad)]).reshape(n_chunks, chunk))
+        self.val_weights = jnp.asarray(np.concatenate([np.ones(spec.eval_windows), np.zeros(pad)]).reshape(n_chunks, chunk), self.dtype)
         self.graphdef, _ = nnx.split(nnx.eval_shape(lambda: self.module(nnx.Rngs(0))), nnx.Param)
 
     def module(self, rngs: nnx.Rngs) -> nnx.Module:
@@ -91,7 +93,7 @@ class LMProblem:
         would compile anew for every problem (every job, branch and restore template). Sizes
         beyond one device's memory would need a jitted init with FSDP ``out_shardings``."""
         _, params = nnx.split(self.module(nnx.Rngs(key)), nnx.Param)
-        return jax.tree.map(lambda a: a.astype(default_float()), nnx.to_pure_dict(params))
+        return jax.tree.map(lambda a: a.astype(self.dtype), nnx.to_pure_dict(params))
 
     def logits_fn(self, params: dict, tokens: jax.Array) -> jax.Array:
         """float32 logits [B, T, V] of int tokens [B, T]."""
@@ -99,7 +101,7 @@ class LMProblem:
 
     def sample_batch(self, key: jax.Array) -> jax.Array:
         """int32 [batch_size, seq_len + 1] windows at uniform offsets of the train stream."""
-        starts = jax.random.randint(key, (self.batch_size,), 0, self.n_train - self.seq_len)
+        starts = jax.random.randint(key, (self.batch_size,), 0, self.n_train - self.seq_len, jnp.int32)
         window = lambda s: jax.lax.dynamic_slice(self.train, (s,), (self.seq_len + 1,))
         return jax.vmap(window)(starts).astype(jnp.int32)
 
@@ -120,14 +122,15 @@ class LMProblem:
         return {"val_loss": total / self.spec.eval_windows}
 
     def fisher_diag(self, params: dict, key: jax.Array) -> dict:
-        """IRE's sampled diagonal Fisher (``probes/fisher.py``) on one micro-batch of train windows
+        """IRE's sampled diagonal Fisher (``curvature/fisher.py``) on one micro-batch of train windows
         drawn from ``key``, labels sampled from the model at every position."""
         batch_key, label_key = jax.random.split(key)
         tokens = self.sample_batch(batch_key)[: self.batch_size // self.microbatches, :-1]
         return sampled_fisher_diag(self.logits_fn, params, tokens, label_key)
 
 
-def build_lm(spec: LlamaSpec | GPT2Spec, data: PreparedData, root: Path) -> LMProblem:
+@problem_builder(LlamaSpec, GPT2Spec)
+def build_lm(spec: LlamaSpec | GPT2Spec, data: PreparedData, root: Path, *, dtype=jnp.float32) -> LMProblem:
     """The problem of a run: the dataset's verified ``train``/``val`` streams and vocabulary."""
     ds = load_prepared(data.dataset, root)
     missing = {"train", "val"} - set(ds.arrays)
@@ -135,4 +138,4 @@ def build_lm(spec: LlamaSpec | GPT2Spec, data: PreparedData, root: Path) -> LMPr
         raise ValueError(f"dataset '{data.dataset}' has no {' or '.join(sorted(missing))} token stream "
                          "(a language model needs a markov, bigram or corpus dataset)")
     vocab = ds.meta.get("info", {}).get("vocab_size")
-    return LMProblem(spec, ds["train"], ds["val"], vocab)
+    return LMProblem(spec, ds["train"], ds["val"], vocab, dtype=dtype)

@@ -1,14 +1,13 @@
-"""Per-paper registries of figure targets: which figure keys exist, what their ``plot`` block may
-contain and which named runs each figure needs. Light (pydantic only) so validation is fast."""
+"""Figure targets of each paper, ``spec/plots/<paper>.py``: which figure keys exist (each
+``PlotSpec`` subclass registered with ``@plot_spec("<paper>", key, ...)``, see
+``optdyn.registry``), what their ``plot`` block may contain and which named runs each figure
+needs. Light (pydantic only) so validation is fast."""
 
 from __future__ import annotations
 
-import importlib
 from typing import ClassVar
 
 from ..base import Strict
-
-PAPERS = ("wsd", "normsharp", "latedecay", "ire", "selfstab")
 
 
 class PlotSpec(Strict):
@@ -18,7 +17,5 @@ class PlotSpec(Strict):
     required_probes: ClassVar[tuple[str, ...]] = ()
     #: the named values the figure computes; a claim's ``metric`` must be one of them
     metrics: ClassVar[tuple[str, ...]] = ()
-
-
-def registry(paper: str) -> dict[str, type[PlotSpec]]:
-    return importlib.import_module(f"{__name__}.{paper}").FIGURES
+    #: the figure computes in float64 (its job switches x64 on at process start: precision.py)
+    float64: ClassVar[bool] = False

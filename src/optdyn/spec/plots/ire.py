@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from optdyn.registry import plot_spec
+
 from . import PlotSpec
 
 
+@plot_spec("ire", "fig01")
 class Fig01(PlotSpec):
     required_runs = ("gd_eta1", "gd_eta2")  # every other run is a GD-IRE run
     metrics = ("gd_eta1_final_u", "gd_eta1_converged_at", "gd_eta2_diverged", "ire_kappas", "ire_final_u",
@@ -18,6 +21,7 @@ class Fig01(PlotSpec):
     converged_below: float = Field(1e-12, gt=0)
 
 
+@plot_spec("ire", "appA")
 class AppA(PlotSpec):
     required_runs = ("sgd",)  # every other run is an IRE run around the same SGD
     metrics = ("kappas", "drift_rate", "drift_rate_ratio", "v_sq_mean", "v_sq_ratio_to_sgd", "v_sq_over_theory")
@@ -25,6 +29,7 @@ class AppA(PlotSpec):
     skip_steps: int = Field(20, ge=0)
 
 
+@plot_spec("ire", "tab06")
 class Tab06(PlotSpec):
     required_runs = ("std_global_lr",)  # the others are classified by their optimizer spec
     metrics = ("rows", "standard_sam_slope_rho", "standard_ire_slope_rho", "standard_ire_over_sam",
@@ -33,6 +38,3 @@ class Tab06(PlotSpec):
                "measured_over_predicted", "global_lr", "global_lr_status", "standard_one_plus_kappa")
     fit_skip_steps: int = Field(100, ge=0)  # phase I (the flow onto M) is left out of the fits
     fit_max_drop: float = Field(3.0, gt=0)  # fit ln|u| until it has fallen this many nats
-
-
-FIGURES: dict[str, type[PlotSpec]] = {"fig01": Fig01, "appA": AppA, "tab06": Tab06}

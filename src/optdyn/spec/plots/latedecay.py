@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from optdyn.registry import plot_spec
+
 from ..base import Strict
 from . import PlotSpec
 
@@ -19,7 +21,9 @@ class Landscape2D(Strict):
     grid: int = Field(401, ge=11)
 
 
+@plot_spec("latedecay", "fig03")
 class Fig03(PlotSpec):
+    float64 = True  # Hessians of the analytic losses, by autodiff
     metrics = ("min_norm_linear", "min_norm_diag", "min_norm_reparam", "min_norm_norm_linear", "min_norm_norm_diag",
                "min_norm_norm_reparam", "min_norm_reparam_closed_form", "min_norm_reparam_minus_closed_form",
                "test_loss_at_min_norm_linear", "test_loss_at_min_norm_diag", "test_loss_at_min_norm_reparam",
@@ -33,6 +37,7 @@ class Fig03(PlotSpec):
     width_norms: tuple[float, float] = (10.0, 100.0)  # ||w|| range of the valley-width fit on M
 
 
+@plot_spec("latedecay", "fig04")
 class Fig04(PlotSpec):
     required_runs = ("phase2_g1", "phase2_g2")
     metrics = ("drift_towards_col_x_where_c_positive", "norm_over_w_dagger", "dist_dagger_final_over_start",
@@ -48,11 +53,9 @@ class Fig04(PlotSpec):
     late_fraction: float = Field(0.5, gt=0, lt=1)  # share of the run averaged for the OU check
 
 
+@plot_spec("latedecay", "fig01toy")
 class Fig01Toy(PlotSpec):
     required_runs = ("main",)
     metrics = ("spearman_decay_step_vs_final_test", "final_test_first_over_last", "final_test_last_over_w_dagger",
                "final_norm_last_over_w_dagger", "final_dist_dagger_last_over_first", "final_test_loss",
                "post_decay_train_over_pre_decay", "decay_steps", "final_train_loss", "test_loss_w_dagger")
-
-
-FIGURES: dict[str, type[PlotSpec]] = {"fig03": Fig03, "fig04": Fig04, "fig01toy": Fig01Toy}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from optdyn.registry import plot_spec
+
 from . import PlotSpec
 
 
+@plot_spec("normsharp", "fig01")
 class MatrixCompletionMain(PlotSpec):
     """Fig. 1: one GD+WD run of matrix completion with BN."""
 
@@ -17,6 +20,7 @@ class MatrixCompletionMain(PlotSpec):
     settle_steps: int = Field(1000, ge=0)
 
 
+@plot_spec("normsharp", "fig06", "fig07")
 class MatrixCompletionSweep(PlotSpec):
     """Figs. 6, 7: the same run for several numbers of observations (one column each)."""
 
@@ -25,6 +29,7 @@ class MatrixCompletionSweep(PlotSpec):
     series: list[str] = Field(min_length=1)  # run names, in column order
 
 
+@plot_spec("normsharp", "fig11")
 class MatrixCompletionCloseUp(PlotSpec):
     """Fig. 11: per-step close-up around EoS entry (a branch of the Fig. 1 run)."""
 
@@ -32,6 +37,7 @@ class MatrixCompletionCloseUp(PlotSpec):
     metrics = ("crossings", "loss_period_steps", "predicted_small_period_steps", "window_start", "window_end")
 
 
+@plot_spec("normsharp", "fig03")
 class Toy3D(PlotSpec):
     """Fig. 3c: theta_t on the sphere for the 3-D scale-invariant toy."""
 
@@ -40,6 +46,7 @@ class Toy3D(PlotSpec):
                "final_sharpness_at_midpoint", "period_two_residual")
 
 
+@plot_spec("normsharp", "fig04")
 class LinearRegression(PlotSpec):
     """Fig. 4: linear regression with BN, oscillation and periodicity."""
 
@@ -50,6 +57,7 @@ class LinearRegression(PlotSpec):
                "sharpness_final_over_flattest")
 
 
+@plot_spec("normsharp", "fig05")
 class Hamiltonian(PlotSpec):
     """Fig. 5: the dynamical system (17)."""
 
@@ -57,14 +65,3 @@ class Hamiltonian(PlotSpec):
     k: float = Field(2.0, gt=0)
     c_b: float = Field(1.0, gt=0)
     energies: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.5, 3.0], min_length=1)  # above the minimum
-
-
-FIGURES: dict[str, type[PlotSpec]] = {
-    "fig01": MatrixCompletionMain,
-    "fig03": Toy3D,
-    "fig04": LinearRegression,
-    "fig05": Hamiltonian,
-    "fig06": MatrixCompletionSweep,
-    "fig07": MatrixCompletionSweep,
-    "fig11": MatrixCompletionCloseUp,
-}

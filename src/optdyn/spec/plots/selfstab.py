@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from optdyn.registry import plot_spec
+
 from . import PlotSpec
 
 
+@plot_spec("selfstab", "fig01")
 class Fig01(PlotSpec):
     """Full-batch GD on a network at one or more learning rates, sharpness logged at each eval."""
 
@@ -14,6 +17,7 @@ class Fig01(PlotSpec):
                "sharpness_after_onset_over_threshold", "max_rel_deviation_after_onset", "max_loss_ratio_end_over_onset")
 
 
+@plot_spec("selfstab", "fig02")
 class Fig02(PlotSpec):
     """GD on the App. B toy: one EoS cycle in detail (its four stages), the whole run beside it."""
 
@@ -26,6 +30,7 @@ class Fig02(PlotSpec):
     zoom_cycle: int = Field(0, ge=0)  # the cycle drawn in detail (0 = the first)
 
 
+@plot_spec("selfstab", "fig03")
 class Fig03(PlotSpec):
     """The ODE (eq. 4): orbits for several X(0) (left) and the four stages on one orbit (right)."""
 
@@ -43,6 +48,7 @@ class Fig03(PlotSpec):
     max_step: float = Field(0.01, gt=0)
 
 
+@plot_spec("selfstab", "fig04")
 class Fig04(PlotSpec):
     """Predicted dynamics vs GD vs the constrained trajectory vs gradient flow, per setting: the
     ``selfstab_tracking`` probe ``<setting>_tracking`` of the GD run ``<setting>``; per setting a
@@ -61,6 +67,7 @@ class Fig04(PlotSpec):
     zoom_margin: float = Field(0.2, ge=0)  # extra steps either side of the zoomed cycle, in cycle lengths
 
 
+@plot_spec("selfstab", "fig05")
 class Fig05(PlotSpec):
     """The top-k Hessian eigenvalues (``hessian_spectrum`` probe ``spectrum``) along a long GD run
     ``gd``, each one's first step at 2/eta, and the loss's roughness with one vs several unstable."""
@@ -74,6 +81,7 @@ class Fig05(PlotSpec):
     k: int = Field(4, ge=2)  # eigenvalues drawn (at most the probe's k)
 
 
+@plot_spec("selfstab", "fig06")
 class Fig06(PlotSpec):
     """Full-batch GD at fixed learning rates (every run but ``inverse_sharpness_run``) and the
     eta_t = 1/S rule: training loss, test accuracy and sharpness (logged at each eval)."""
@@ -86,6 +94,3 @@ class Fig06(PlotSpec):
     inverse_sharpness_run: str = "inverse_sharpness"
     target_loss: float = Field(gt=0)  # "converges faster" = fewer steps to this training loss
     final_fraction: float = Field(0.1, gt=0, le=1)  # "final" = mean over this last fraction of evals
-
-
-FIGURES: dict[str, type[PlotSpec]] = {"fig01": Fig01, "fig02": Fig02, "fig03": Fig03, "fig04": Fig04, "fig05": Fig05, "fig06": Fig06}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from optdyn.registry import plot_spec
+
 from ..base import Strict
 from ..components import BigramLanguage
 from . import PlotSpec
@@ -14,11 +16,13 @@ class ScheduleRow(Strict):
     preset: str  # a preset whose ``schedule`` is drawn
 
 
+@plot_spec("wsd", "fig02")
 class Fig02(PlotSpec):
     metrics = ("wsd_s_breakpoints", "wsd_s_lr_at_decay_ends_over_peak", "wsd_cumulative_compute")
     rows: list[ScheduleRow] = Field(min_length=1)
 
 
+@plot_spec("wsd", "fig03")
 class Fig03(PlotSpec):
     required_runs = ("flows", "gd", "sgd_small", "sgd_large")
     required_probes = ("flows_river", "gd_river", "sgd_small_river", "sgd_large_river")
@@ -28,6 +32,7 @@ class Fig03(PlotSpec):
     x2_range: tuple[float, float] = (-2.5, 3.6)  # headroom above the river for the inset
 
 
+@plot_spec("wsd", "fig04")
 class Fig04(PlotSpec):
     required_runs = ("wsd", "cosine", "constant")
     metrics = ("gap_wsd_minus_cosine_before_decay", "gap_wsd_minus_cosine_at_end", "stable_hill",
@@ -35,11 +40,14 @@ class Fig04(PlotSpec):
                "max_z_mc_vs_theory", "final_loss")
 
 
+@plot_spec("wsd", "fig06")
 class Fig06(PlotSpec):
+    float64 = True  # Hessians of the analytic losses, by autodiff
     metrics = ("max_abs_trace_minus_gini", "max_entropy_deterministic", "min_entropy_stochastic", "mean_entropy")
     language: BigramLanguage
 
 
+@plot_spec("wsd", "fig07")
 class Fig07(PlotSpec):
     required_runs = ("constant", "wsd", "cosine")
     metrics = ("decay_share_of_late_drop", "gap_wsd_minus_cosine_at_decay_start", "sto_share_of_decay_drop",
@@ -53,6 +61,7 @@ class SizeRuns(Strict):
     wsd_s: str  # the WSD-S run over the same budgets
 
 
+@plot_spec("wsd", "fig10", "fig11")
 class VersusWSD(PlotSpec):
     """Figs. 10 and 11: WSD (main + branches) against WSD-S at equal total compute, per size."""
 
@@ -76,6 +85,7 @@ class SpikeCase(Strict):
     spiked_label: str
 
 
+@plot_spec("wsd", "fig15")
 class Fig15(PlotSpec):
     metrics = ("max_decay_fraction_spread_over_gain", "decay_fraction_spread_over_gain", "decay_fraction_spread",
                "decay_fraction_final_val_loss", "decay_gain", "spike_minus_8pct_final_val_loss",
@@ -84,6 +94,7 @@ class Fig15(PlotSpec):
     spike: SpikeCase
 
 
+@plot_spec("wsd", "fig05")
 class Fig05(PlotSpec):
     """Fig. 5: loss along the line between (a) two stable-phase checkpoints, (b) a pre-decay
     checkpoint and the end of its decay branch."""
@@ -94,6 +105,7 @@ class Fig05(PlotSpec):
                "decay_drop", "decay_rise_over_drop", "distance")
 
 
+@plot_spec("wsd", "fig12")
 class Fig12(PlotSpec):
     """Fig. 12: one panel per decay interpolation probe (pre-decay -> decayed), in YAML order."""
 
@@ -102,6 +114,7 @@ class Fig12(PlotSpec):
     columns: int = Field(3, ge=1)
 
 
+@plot_spec("wsd", "fig13")
 class Fig13(PlotSpec):
     """Fig. 13: one panel per stable-segment interpolation probe, in YAML order."""
 
@@ -110,6 +123,7 @@ class Fig13(PlotSpec):
     columns: int = Field(3, ge=1)
 
 
+@plot_spec("wsd", "fig14")
 class Fig14(PlotSpec):
     """Fig. 14: contours of the loss on the plane through A', A and B' (raw and orthonormal)."""
 
@@ -126,6 +140,7 @@ class OraclePanel(Strict):
     cosine: list[str] = Field(min_length=1)  # one cosine-oracle run per budget, in budget order
 
 
+@plot_spec("wsd", "fig08")
 class Fig08(PlotSpec):
     """Fig. 8: WSD-S against the cosine oracles (a star per budget), one panel per size, and the
     LR curves of the first size."""
@@ -135,6 +150,7 @@ class Fig08(PlotSpec):
     panels: list[OraclePanel] = Field(min_length=1)
 
 
+@plot_spec("wsd", "fig01")
 class Fig01(PlotSpec):
     """Fig. 1: the WSD loss curve (main branch + its decay branch) against cosine."""
 
@@ -143,6 +159,7 @@ class Fig01(PlotSpec):
                "final_loss")
 
 
+@plot_spec("wsd", "fig09")
 class Fig09(PlotSpec):
     """Fig. 9: WSD-S, cyclic cosine and the two hybrids over two budgets (min LR at the first)."""
 
@@ -158,6 +175,7 @@ class SweepColumn(Strict):
     paper_wsd_s: float
 
 
+@plot_spec("wsd", "tab01")
 class Tab01(PlotSpec):
     """Table 1: final loss of cyclic cosine and WSD-S across peak learning rates."""
 
@@ -170,6 +188,7 @@ class Column(Strict):
     path: str  # dotted path inside the preset, e.g. model.hidden
 
 
+@plot_spec("wsd", "tab02", "tab03", "tab04")
 class TableOfPresets(PlotSpec):
     """One row per preset, one column per dotted path."""
 
@@ -178,6 +197,7 @@ class TableOfPresets(PlotSpec):
     columns: list[Column] = Field(default_factory=list)
 
 
+@plot_spec("wsd", "sec4")
 class Sec4(PlotSpec):
     """Sec. 4 (text only): per-city name loss of a stable (constant) and a decayed fine-tune of one
     parent, the difference (stable - decay) against the city's entropy, with Spearman's rho."""
@@ -187,27 +207,3 @@ class Sec4(PlotSpec):
     metrics = ("spearman_rho", "spearman_pvalue", "spearman_rho_det", "spearman_rho_sto", "det_loss_stable_minus_decay",
                "sto_loss_stable_minus_decay", "loss_stable_minus_decay", "mean_loss_stable", "mean_loss_decay",
                "mean_entropy")
-
-
-FIGURES: dict[str, type[PlotSpec]] = {
-    "fig02": Fig02,
-    "fig03": Fig03,
-    "fig04": Fig04,
-    "fig06": Fig06,
-    "fig07": Fig07,
-    "fig05": Fig05,
-    "fig12": Fig12,
-    "fig13": Fig13,
-    "fig14": Fig14,
-    "fig10": VersusWSD,
-    "fig11": VersusWSD,
-    "fig15": Fig15,
-    "fig01": Fig01,
-    "fig08": Fig08,
-    "fig09": Fig09,
-    "tab01": Tab01,
-    "tab02": TableOfPresets,
-    "tab03": TableOfPresets,
-    "tab04": TableOfPresets,
-    "sec4": Sec4,
-}

@@ -6,9 +6,12 @@ from typing import Literal
 
 from pydantic import Field
 
+from optdyn.registry import model_spec
+
 from ..base import Strict
 
 
+@model_spec("ire")
 class IREValley(Strict):
     """IRE eq. (1) with H(u) = (1 + |u|^2) I_m: L(u, v) = (1 + |u|^2) |v|^2 / 2, u in R^flat_dims
     (flat), v in R^sharp_dims (sharp); minima M = {v = 0}, Tr Hess on M = m (1 + |u|^2), flattest
@@ -31,8 +34,3 @@ class IREValley(Strict):
     init_v: float = 0.01
     label_noise: float = Field(0.0, ge=0)
     noise_model: Literal["label", "eq10"] = "label"
-
-
-MODELS: tuple = (IREValley,)
-SELF_CONTAINED: tuple[str, ...] = ("ire_valley",)
-PROBES: tuple = ()

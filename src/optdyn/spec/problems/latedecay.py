@@ -6,9 +6,12 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from optdyn.registry import model_spec
+
 from ..base import Strict
 
 
+@model_spec("latedecay")
 class ReparamLinear(Strict):
     """y = ||w||^g w^T x on n noiseless samples in d > n dimensions (paper eq. 3.1), full-batch GD
     with label noise y_i + s*eps_i drawn afresh every step (the Phase-II noise model, Sec. 3.3.2).
@@ -35,8 +38,3 @@ class ReparamLinear(Strict):
         if self.n >= self.d:
             raise ValueError(f"the model is over-parametrized only for d > n (got d = {self.d}, n = {self.n})")
         return self
-
-
-MODELS: tuple = (ReparamLinear,)
-SELF_CONTAINED: tuple[str, ...] = ("reparam_linear",)
-PROBES: tuple = ()

@@ -11,9 +11,12 @@ from typing import Literal
 
 from pydantic import Field
 
+from optdyn.registry import model_spec
+
 from ..base import Strict
 
 
+@model_spec("normsharp")
 class MatrixCompletionBN(Strict):
     """Matrix completion with BN (Sec. P.1, catalog 3.1): predict (gamma/sigma)[U V^T]_ij with
     sigma^2 the second moment of U V^T over the observed entries and gamma^2 that of M."""
@@ -30,6 +33,7 @@ class MatrixCompletionBN(Strict):
     singular_values: int = Field(4, ge=1)  # how many of the recovered matrix's to log
 
 
+@model_spec("normsharp")
 class ScaleInvariantToy3D(Strict):
     """L(w) = F(U w), F(x,y,z) = 2 - (x+y)/sqrt(x^2 - xy + y^2), U a random rotation (App. F)."""
 
@@ -38,6 +42,7 @@ class ScaleInvariantToy3D(Strict):
     rotation_seed: int = 0
 
 
+@model_spec("normsharp")
 class LinearRegressionBN(Strict):
     """Linear regression with BN (Sec. 5, App. Q.2): Phi(x; w) = sigma_y (w^T x - mu_1)/sigma_1
     + mu_y with full-batch statistics; data y = w_GT^T x + b_GT, x ~ N(0, diag(1/d, ..., 1))."""
@@ -49,8 +54,3 @@ class LinearRegressionBN(Strict):
     bias_variance: float = Field(0.01, ge=0)
     data_seed: int = 0
     init_std: float = Field(1.0, gt=0)  # w_0 ~ N(0, init_std^2 I/d); the paper gives none
-
-
-MODELS: tuple = (MatrixCompletionBN, ScaleInvariantToy3D, LinearRegressionBN)
-SELF_CONTAINED: tuple[str, ...] = ("matrix_completion_bn", "scale_invariant_toy3d", "linear_regression_bn")
-PROBES: tuple = ()

@@ -6,9 +6,12 @@ from typing import Literal
 
 from pydantic import Field
 
+from optdyn.registry import model_spec, probe_spec
+
 from ..base import Strict
 
 
+@model_spec("selfstab")
 class SelfstabToy(Strict):
     """App. B toy: L(x, y, z) = (2/eta + sqrt(beta) y) x^2/2 - (alpha/sqrt(beta)) y - z from
     (x0, 0, 0). GD on it with learning rate ``eta`` is eq. (3) exactly; ``eta`` is part of the
@@ -21,8 +24,7 @@ class SelfstabToy(Strict):
     x0: float = Field(0.1, gt=0)  # initial displacement along the unstable direction u = e_1 (its sign is irrelevant)
 
 
-MODELS: tuple = (SelfstabToy,)
-SELF_CONTAINED: tuple[str, ...] = ("selfstab_toy",)
+@probe_spec("selfstab")
 class SelfstabTracking(Strict):
     """Fig. 4 / App. D.3 on a full-batch GD run (the run's problem, seed and constant learning
     rate eta): GD from the run's initial parameters until the midpoint sharpness reaches 2/eta
@@ -47,6 +49,3 @@ class SelfstabTracking(Strict):
     max_gf_substeps: int = Field(64, ge=1)  # cap on gradient flow's ceil(eta S) Euler sub-steps
     checkpoint_every: int = Field(10, ge=1)  # the tracking state is saved this often (resumable)
     seed: int = 0  # random start blocks of the eigen-solvers
-
-
-PROBES: tuple = (SelfstabTracking,)

@@ -1,5 +1,5 @@
 """The Fisher of a softmax model with labels sampled from the model: IRE's diagonal estimator
-(the GNB estimator of Sophia, IRE Eq. 6) and Tr(Fisher). Re-exported by ``probes/curvature.py``.
+(the GNB estimator of Sophia, IRE Eq. 6) and Tr(Fisher).
 
 ``logits_fn(params, inputs) -> logits[..., C]``: every leading position of the logits (examples,
 or examples x tokens) is one prediction, N of them in all, each with its own label drawn

@@ -1,5 +1,0 @@
-"""Probes of the `ire` paper (see ``probes/__init__.py``)."""
-
-from __future__ import annotations
-
-KINDS: dict = {}
