@@ -2,15 +2,37 @@
 import hashlib
 import json
 
+from optdyn.spec.jobs import job_spec, write_job_spec
+
 FIG_EXTS = ("png", "pdf", "csv", "values.json")
+RUN_FILES = ("status.json", "spec.json", "metrics.parquet", "provenance.json")
+
+
+def spec_file(kind, key):
+    return f"{RESULTS}/specs/{kind}/{key}.json"
+
+
+def run_dir(rid):
+    return f"{RESULTS}/runs/{rid}"
 
 
 def run_status(rid):
-    return f"{RESULTS}/runs/{rid}/status.json"
+    return f"{run_dir(rid)}/status.json"
 
 
-def dataset_manifest(name):
-    return f"{PLAN.config.resources}/data/{name}/manifest.json"
+def run_inputs(rids, checkpoints=False):
+    """Every file of these runs a job reads: figures read logged values, probes also checkpoints."""
+    names = ("status.json", "spec.json", "metrics.parquet")
+    files = [f"{run_dir(r)}/{n}" for r in sorted(set(rids)) for n in names]
+    return files + ([f"{run_dir(r)}/checkpoints" for r in sorted(set(rids))] if checkpoints else [])
+
+
+def dataset_dir(name):
+    return f"{PLAN.config.resources}/data/{name}"
+
+
+def datasets_of(rids):
+    return sorted({dataset_dir(PLAN.runs[r].spec.data.dataset) for r in rids if PLAN.runs[r].dataset})
 
 
 def figure_files(target, exts=FIG_EXTS + ("claims.json",)):
@@ -34,3 +56,22 @@ wildcard_constraints:
     paper=r"[a-z]+",
     fig=r"(fig|tab|sec|app)[A-Za-z0-9]+",
     dataset=r"[a-z0-9_]+",
+    kind=r"runs|probes|figures|claims|data|report",
+    key=r"[A-Za-z0-9_.-]+",
+
+
+localrules:
+    spec,
+
+
+# Each job's resolved spec, written once from the plan Snakemake already parsed: jobs read
+# this file, never the YAML. Its params are the spec's digest, so an edit rewrites exactly the
+# specs it changes (a train job takes its spec as ancient(): the run id already names its
+# content, and editing a logging field must not retrain).
+rule spec:
+    output:
+        spec_file("{kind}", "{key}"),
+    params:
+        spec=lambda wc: digest(job_spec(PLAN, wc.kind, wc.key)),
+    run:
+        write_job_spec(PLAN, wildcards.kind, wildcards.key, output[0])

@@ -3,11 +3,11 @@
 
 
 rule data:
+    input:
+        spec_file("data", "{dataset}"),
     output:
-        dataset_manifest("{dataset}"),
-    params:
-        spec=lambda wc: digest(PLAN.datasets[wc.dataset]),
+        directory(dataset_dir("{dataset}")),
     log:
         f"{RESULTS}/logs/data/{{dataset}}.log",
     shell:
-        "optdyn data {wildcards.dataset} {ARGS} 2>&1 | tee {log}"
+        "optdyn data {input} --out {output} 2>&1 | tee {log}"

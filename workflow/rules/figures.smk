@@ -3,7 +3,8 @@
 
 rule figure:
     input:
-        runs=lambda wc: [run_status(rid) for rid in figure_of(wc).runs.values()],
+        spec=f"{RESULTS}/specs/figures/{{paper}}_{{fig}}.json",
+        runs=lambda wc: run_inputs(figure_of(wc).runs.values()),
         probes=lambda wc: [str(PLAN.probe_path(pid)) for pid in figure_of(wc).probes.values()],
     output:
         png=report(f"{RESULTS}/figures/{{paper}}/{{fig}}.png", caption="../report/figure.rst", category="{paper}", subcategory="{fig}"),
@@ -11,22 +12,22 @@ rule figure:
         csv=f"{RESULTS}/figures/{{paper}}/{{fig}}.csv",
         values=f"{RESULTS}/figures/{{paper}}/{{fig}}.values.json",
     params:
-        spec=lambda wc: digest([figure_of(wc).spec.model_dump(mode="json", exclude={"claims"}), figure_of(wc).runs]),
+        status=lambda wc, input: [f for f in input.runs if f.endswith("status.json")],
+        stem=lambda wc, output: output.png[: -len(".png")],
     log:
         f"{RESULTS}/logs/figures/{{paper}}_{{fig}}.log",
     shell:
-        "optdyn figure {wildcards.paper}_{wildcards.fig} {ARGS} 2>&1 | tee {log}"
+        "optdyn figure {input.spec} --runs {params.status} --probes {input.probes} --out {params.stem} 2>&1 | tee {log}"
 
 
 rule claims:
     input:
-        f"{RESULTS}/figures/{{paper}}/{{fig}}.values.json",
+        spec=f"{RESULTS}/specs/claims/{{paper}}_{{fig}}.json",
+        values=f"{RESULTS}/figures/{{paper}}/{{fig}}.values.json",
     output:
         f"{RESULTS}/figures/{{paper}}/{{fig}}.claims.json",
-    params:
-        claims=lambda wc: digest([c.model_dump(mode="json") for c in figure_of(wc).spec.claims]),
     shell:
-        "optdyn claims {wildcards.paper}_{wildcards.fig} {ARGS}"
+        "optdyn claims {input.spec} --values {input.values} --out {output}"
 
 
 for _target in PLAN.figures:

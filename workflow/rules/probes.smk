@@ -2,12 +2,21 @@
 # runs (a landscape through several runs' checkpoints) waits for every run it reads.
 
 
+def _probe_runs(wc):
+    return PLAN.probes[wc.probe_id].run_ids.values()
+
+
 rule probe:
     input:
-        lambda wc: sorted({run_status(rid) for rid in PLAN.probes[wc.probe_id].run_ids.values()}),
+        spec=spec_file("probes", "{probe_id}"),
+        runs=lambda wc: run_inputs(_probe_runs(wc), checkpoints=True),
+        data=lambda wc: datasets_of(_probe_runs(wc)),
     output:
         f"{RESULTS}/probes/{{probe_id}}.parquet",
+    params:
+        status=lambda wc, input: [f for f in input.runs if f.endswith("status.json")],
+        work=f"{RESULTS}/work/probes/{{probe_id}}",
     log:
         f"{RESULTS}/logs/probes/{{probe_id}}.log",
     shell:
-        "optdyn probe {wildcards.probe_id} {ARGS} 2>&1 | tee {log}"
+        "optdyn probe {input.spec} --runs {params.status} --data {input.data} --out {output} --work {params.work} 2>&1 | tee {log}"

@@ -3,10 +3,11 @@
 
 rule report:
     input:
-        [f for t in PLAN.figures for f in figure_files(t)],
+        spec=spec_file("report", "tier"),
+        figures=[f for t in PLAN.figures for f in figure_files(t)],
     output:
         f"{RESULTS}/report/index.html",
     params:
-        deviations=digest(PLAN.deviations),
+        pngs=lambda wc, input: [f for f in input.figures if f.endswith(".png")],
     shell:
-        "optdyn report {ARGS}"
+        "optdyn report {input.spec} --figures {params.pngs} --out {output}"
