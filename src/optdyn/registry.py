@@ -251,8 +251,9 @@ def figure(paper: str, *keys: str) -> Callable:
 
 
 def problem_builder(*specs: type) -> Callable:
-    """``fn(model) -> Problem`` for self-contained models, ``fn(model, data, data_root)`` for
-    models that train on data, building the problem of the model spec classes ``specs``."""
+    """``fn(model, *, dtype) -> Problem`` for self-contained models, ``fn(model, data, data_root,
+    *, dtype)`` for models that train on data, building the problem of the model spec classes
+    ``specs`` in the run's dtype."""
     return PROBLEMS.decorator(*specs)
 
 

@@ -3,8 +3,8 @@
 ``selfstab_tracking`` (Fig. 4, App. D.3): rebuilds the run's problem and initial parameters (its
 seed), finds the first instability by full-batch GD with the run's learning rate, then tracks
 GD, the constrained trajectory, gradient flow and the predicted dynamics
-(``probes/selfstab_tracking.py``). Both phases keep their state in the probe's work folder
-(``<tier>/probes/work/<kind>-<hash>/``): ``search.npz`` once the instability is found and the
+(``probes/selfstab_tracking.py``). Both phases keep their state in the work folder its job is
+handed (``<tier>/work/probes/<probe_id>/``; ``work_dir()`` for a direct call): ``search.npz`` once the instability is found and the
 tracking's ``TrackState`` every ``checkpoint_every`` steps, so a killed probe resumes where it
 stopped instead of starting over.
 """

@@ -23,7 +23,8 @@ Scalar = float | int | bool | str
 
 
 class BranchFrom(Strict):
-    """Start from another run's checkpoint (params + optimizer state + step + RNG)."""
+    """Start from another run's state at ``step`` (params + optimizer state + step; the data
+    randomness is a function of seed and step, so it continues too)."""
 
     run: str
     step: int = Field(ge=0)
