@@ -20,6 +20,7 @@ except SpecError as exc:
     sys.exit(f"optdyn: error: {exc}")
 TIER = PLAN.tier
 RESULTS = str(PLAN.tier_dir)
+ARGS = f"--config {CONFIGFILE} --tier {TIER} --papers {','.join(PLAN.papers)}"
 # One persistent JAX compilation cache for every job of the DAG (each job is its own process,
 # and many jobs compile the same step function). JAX reads these variables itself; set
 # JAX_COMPILATION_CACHE_DIR yourself to move the cache, or to "" to switch it off.

@@ -72,6 +72,7 @@ def test_flatten_round_trips_params_and_evaluates_the_loss(x64):
     assert np.isfinite(float(f(x0)))
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_hvp_equals_dense_hessian_times_vector(x64):
     f, x, _ = mlp_problem()
     H = np.asarray(jax.jit(jax.hessian(f))(x))
@@ -83,6 +84,7 @@ def test_hvp_equals_dense_hessian_times_vector(x64):
 # --- top eigenpairs: Lanczos, LOBPCG, dense -----------------------------------------------------
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_lanczos_and_lobpcg_match_dense_eigh_on_an_mlp(x64):
     f, x, _ = mlp_problem()
     ref_vals, ref_vecs = dense_spectrum(f, x)
@@ -99,6 +101,7 @@ def test_lanczos_and_lobpcg_match_dense_eigh_on_an_mlp(x64):
     np.testing.assert_allclose(vals, ref_vals[:k], rtol=1e-12)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_lanczos_recovers_a_known_spectrum_and_largest_magnitude(x64):
     eig = np.concatenate([[9.0, 7.0, 5.0], np.linspace(-4.0, 2.0, 57)])
     f, _ = quadratic(eig)
@@ -119,6 +122,7 @@ def test_lanczos_restarts_when_the_krylov_space_closes(x64):
     np.testing.assert_allclose(np.asarray(vecs).T @ np.asarray(vecs), np.eye(4), atol=1e-10)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_power_iteration_returns_the_dominant_negative_eigenvalue_lanczos_the_top_one(x64):
     """|lambda_min| = 10 > lambda_max = 3: power iteration converges to -10 (largest magnitude)
     while Lanczos and LOBPCG return the sharpness +3."""
@@ -138,6 +142,7 @@ def test_power_iteration_returns_the_dominant_negative_eigenvalue_lanczos_the_to
     np.testing.assert_allclose(float(val), 4.0, rtol=1e-9)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_lobpcg_warm_start_converges_in_fewer_iterations(x64):
     f, x, _ = mlp_problem()
     solve = jax.jit(lambda y, X: C.lobpcg(lambda v: C.hvp(f, y, v), X, iters=300, tol=1e-9))
@@ -152,6 +157,7 @@ def test_lobpcg_warm_start_converges_in_fewer_iterations(x64):
     np.testing.assert_allclose(vals_warm, vals_cold, rtol=1e-8)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_lobpcg_clamps_tolerance_to_the_dtype_epsilon():
     """float32 with tol 1e-9 (Damian et al.'s setting) would never converge early; clamped to
     eps(float32) it stops before the iteration cap and is accurate to float32 precision."""
@@ -164,6 +170,7 @@ def test_lobpcg_clamps_tolerance_to_the_dtype_epsilon():
     np.testing.assert_allclose(float(vals[0]), 5.0, rtol=1e-5)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_float32_inputs_stay_float32_even_under_x64(x64):
     f, A = quadratic(np.concatenate([[6.0, 2.0], np.linspace(-1.0, 1.0, 38)]), dtype=np.float32)
     x = jnp.zeros(40, jnp.float32)
@@ -216,6 +223,7 @@ def test_third_derivative_along_top_eigenvector_is_gradient_of_sharpness(x64):
     np.testing.assert_allclose(grad_s @ d, fd, rtol=1e-6)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_tensor_power_norm_on_an_orthogonally_decomposable_cubic(x64):
     """f = sum_i a_i (q_i . x)^3 has D^3 f = 6 sum_i a_i q_i (x) q_i (x) q_i; the symmetric power
     method converges to a component: value 6 |a_i| and vector +-q_i."""
@@ -233,6 +241,7 @@ def test_tensor_power_norm_on_an_orthogonally_decomposable_cubic(x64):
     np.testing.assert_allclose(float(val4), 24 * a[i], rtol=1e-9)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_spherical_sharpness_is_scale_invariant_and_matches_dense(x64):
     f, w = scale_invariant_problem()
     np.testing.assert_allclose(float(f(3.0 * w)), float(f(w)), rtol=1e-13)

@@ -52,6 +52,7 @@ def mlp_slq():
         return H, np.linalg.eigvalsh(H)[::-1], jax.device_get(result)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_structure(mlp_slq):
     H, ev, r = mlp_slq
     assert r.nodes.shape == r.weights.shape == (PROBES, ITERS)
@@ -98,6 +99,7 @@ def test_smoothed_density(mlp_slq):
     np.testing.assert_allclose(exact, ref, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_few_distinct_eigenvalues_exact():
     """diag(1 x10, 2 x6, 5 x4) with Rademacher probes: (u^T e_i)^2 = 1/n, so every probe's
     quadrature puts exactly the eigenvalues' multiplicities / n on them, and Lanczos breaks down
@@ -112,6 +114,7 @@ def test_few_distinct_eigenvalues_exact():
     assert np.isclose(weighted[:, None], np.array([1.0, 2.0, 5.0]), atol=1e-10).any(axis=1).all()
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_jit_and_gaussian_probes():
     d = jnp.linspace(-1.0, 3.0, 50)
     run = jax.jit(lambda key: C.slq_density(lambda v: d * v, d, 200, 25, key, probe="gaussian"))

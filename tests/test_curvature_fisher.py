@@ -51,6 +51,7 @@ def gauss_newton_trace(logits_fn, params, inputs):
     return float(np.mean([np.trace(Ji.T @ (np.diag(pi) - np.outer(pi, pi)) @ Ji) for Ji, pi in zip(J, p)]))
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.parametrize("shape", [(3,), (1, 2)], ids=["3_examples", "1x2_tokens"])
 def test_fisher_estimator_is_unbiased_for_the_exact_diagonal(x64, shape):
     """Enumerating all 3^3 (or 3^2) label draws: E[h] is exactly the mean per-prediction diagonal
@@ -65,6 +66,7 @@ def test_fisher_estimator_is_unbiased_for_the_exact_diagonal(x64, shape):
     np.testing.assert_allclose(exact.sum(), gauss_newton_trace(logits_fn, params, inputs), rtol=1e-10)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_sampled_fisher_draws_labels_from_the_model(x64):
     """Monte Carlo over many label draws: the mean of the sampled estimator is the exact
     diagonal within its standard error (labels drawn any other way, e.g. argmax, would miss)."""
@@ -87,6 +89,7 @@ def test_sampled_fisher_draws_labels_from_the_model(x64):
     assert np.all(np.abs(avg - exact) < 5 * hs.std(axis=0) / np.sqrt(2000) + 1e-12)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_sampled_fisher_trace_is_unbiased(x64):
     logits_fn, params = tiny_mlp(seed=4)
     inputs = jnp.asarray(np.random.default_rng(5).normal(size=(6, 3)))

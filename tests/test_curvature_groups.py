@@ -48,6 +48,7 @@ def check(g, B, k):
         assert float(g.trace_stderr) == pytest.approx(std, rel=0.3)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_default_groups_are_modules(mlp):
     """One group per layer; "auto" solves the 27-parameter head densely, the others by Lanczos."""
     loss, params, args, H = mlp
@@ -62,6 +63,7 @@ def test_default_groups_are_modules(mlp):
         check(g, block(params, H, g.paths), 2)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_custom_groups(mlp):
     """Groups by predicate, by one path and by a list of module and leaf paths; ``k`` capped
     at a group's size."""
@@ -90,6 +92,7 @@ def test_lobpcg_group_without_trace(mlp):
     assert np.all(np.asarray(g.residuals) < 1e-8)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_unmatched_group_and_nnx_paths():
     with pytest.raises(ValueError, match="matches no leaf"):
         C.param_groups({"a": jnp.ones(2)}, {"b": ["c"]})

@@ -38,6 +38,7 @@ def test_public_api():
         assert hasattr(C, name), name
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.usefixtures("x64")
 def test_auto_is_dense_up_to_64_and_lanczos_above():
     rng = np.random.default_rng(0)

@@ -61,6 +61,7 @@ def test_a_bad_dataset_entry_is_a_one_line_error_naming_its_key(tmp_path, edit, 
     assert "\n" not in msg and msg.startswith(f"{data}: {path}: got "), msg
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_the_data_rule_prepares_a_dataset_and_refuses_a_missing_real_one(tmp_path):
     ws = _workspace(tmp_path)
     ok = _run(ws, "snakemake", "-c1", "resources/data/digits_3_vs_5")

@@ -161,6 +161,7 @@ def test_a_problem_without_sharpness_is_refused_before_training():
         Trainer(RunSpec.model_validate_json(json.dumps(raw)))
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_the_network_sharpness_on_the_first_examples_matches_dense_eigh(tmp_path, x64):
     prepare("pair", "digits", {"rule": "first_per_class", "per_class": 20, "classes": [3, 5],
                                "normalization": "per_channel"}, tmp_path)

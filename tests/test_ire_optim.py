@@ -50,6 +50,7 @@ def _train(tx, steps, extra):
     return out
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.parametrize("name", ["sgd_momentum_wd", "adamw_clip"])
 def test_kappa_zero_is_the_base_optimizer_bit_for_bit(name):
     base = _bases()[name]

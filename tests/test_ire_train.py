@@ -40,6 +40,7 @@ def test_gd_ire_on_the_2d_toy_is_eq3(kappa, x64):
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_toy_fisher_mask_is_exactly_the_flat_block(x64):
     spec = _spec({"name": "sgd"}, flat_dims=9, sharp_dims=1, replicas=4, init_u=1.0, init_v=0.3).model
     problem = IREValleyProblem(spec, dtype=jnp.float64)
@@ -111,6 +112,7 @@ def test_a_problem_without_fisher_cannot_run_ire():
         Trainer(RunSpec.model_validate_json(json.dumps(raw)))
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_ire_on_a_classifier_ranks_by_the_sampled_label_fisher(monkeypatch):
     """The interface networks use: ``fisher_diag`` = curvature.sampled_fisher_diag on a
     batch drawn from the key; the mask is the gamma-fraction of its smallest entries."""
@@ -151,6 +153,7 @@ def test_ire_on_a_classifier_ranks_by_the_sampled_label_fisher(monkeypatch):
     np.testing.assert_allclose(logged["ire_flat_fraction"], np.floor(0.6 * 18) / 18)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_sam_ire_run_resumes_exactly_from_a_checkpoint(tmp_path, x64):
     from optdyn.train.checkpoint import Checkpoints
 

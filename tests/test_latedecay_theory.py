@@ -76,6 +76,7 @@ def test_min_norm_interpolant_is_feasible_in_col_x_and_shortest():
         T.manifold_point(inst, 0.9 * r_dag)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_jacobian_C_and_hessian_trace_against_autodiff():
     inst = T.draw_instance(12, 4, 2.0, 2)
     g = inst.gamma
@@ -130,6 +131,7 @@ def test_stall_radius_is_where_C_changes_sign():
         assert np.sign(T.C_of_w(T.manifold_point(inst, f * r_c, np.array([0.7, 0.15]) / np.hypot(0.7, 0.15)), inst.X, 2.0)) == sign
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_problem_metrics_match_theory():
     spec = ReparamLinear(name="reparam_linear", d=9, n=3, gamma=1.0, instance_seed=7, replicas=4, init_radius=2.0)
     prob = ReparamLinearProblem(spec, dtype=F64)

@@ -27,6 +27,7 @@ def _model(arch: str, **kw):
     return cls(LMConfig(**(TINY | extra | kw)), rngs=nnx.Rngs(0))
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.parametrize("arch", ARCHS)
 def test_changing_a_future_token_leaves_earlier_logits_unchanged(arch):
     model = _model(arch)
@@ -87,6 +88,7 @@ def test_gpt2_124m_has_nanogpts_parameter_count():
         assert _count(GPT2, cfg) == gpt2_param_count(cfg) == nanogpt
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_gpt2_init_scales_residual_projections_by_one_over_sqrt_2L():
     cfg = LMConfig(**(TINY | {"hidden": 128, "intermediate": 512, "layers": 4, "tie_embeddings": True, "bias": True}))
     params = nnx.to_pure_dict(nnx.state(GPT2(cfg, rngs=nnx.Rngs(0)), nnx.Param))
@@ -98,6 +100,7 @@ def test_gpt2_init_scales_residual_projections_by_one_over_sqrt_2L():
     assert "lm_head" not in params
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.parametrize("arch", ARCHS)
 def test_bfloat16_compute_keeps_float32_weights_and_logits_close_to_float32(arch):
     tokens = jax.random.randint(jax.random.PRNGKey(2), (2, 16), 0, 50)

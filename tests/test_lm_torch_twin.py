@@ -86,6 +86,7 @@ def test_flops_per_token_against_a_hand_count() -> None:
     assert lm.matmul_params(cfg) == layers * (4 * d * d + 3 * d * inter + 2 * d) + d + d * v
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_flops_formula_against_xla_cost_analysis() -> None:
     """XLA's count of a training step's FLOPs (it includes the softmax, norms and elementwise ops
     our formula leaves out) is within 10% of the formula on a model whose matmuls dominate."""

@@ -85,6 +85,7 @@ def _restore(plan, rid: str, step: int, template: dict) -> dict:
         ckpts.close()
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_validation_loss_falls_on_a_markov_language(root):
     trainer = Trainer(_spec(), data_root=root / "data")
     state = trainer.init_state()
@@ -95,6 +96,7 @@ def test_validation_loss_falls_on_a_markov_language(root):
     assert np.all(np.isfinite(logged["batch_loss"])) and after < before - 0.5
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_accumulated_gradient_equals_the_full_batch_gradient(root):
     full = Trainer(_spec(), data_root=root / "data")
     accum = Trainer(_spec(model={"microbatches": 4}), data_root=root / "data")
@@ -111,6 +113,7 @@ class Killed(BaseException):
     """Stands for a SIGKILL: nothing in train_run may catch it."""
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_killed_lm_run_resumes_to_the_uninterrupted_run(tmp_path, root, monkeypatch, shared_trainers):
     run = _run(checkpoint_every=10, eval_every=10)
     plan, ref_plan = _plan(tmp_path / "killed", root, {"lm": run}), _plan(tmp_path / "ref", root, {"lm": run})
@@ -135,6 +138,7 @@ def test_killed_lm_run_resumes_to_the_uninterrupted_run(tmp_path, root, monkeypa
     assert_trees_equal(_restore(plan, rid, 40, template), _restore(ref_plan, rid, 40, template))
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_wsd_decay_branch_continues_the_main_lm_run_exactly(tmp_path, root, shared_trainers):
     d, t = 20, 30
     schedule = {"peak_lr": 1e-2, "decays": [[d, t]], "shape": "inverse_proportional"}
@@ -157,6 +161,7 @@ def test_wsd_decay_branch_continues_the_main_lm_run_exactly(tmp_path, root, shar
     assert_trees_equal(_restore(plan, branch, t, template), _restore(plan, single, t, template))
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_batches_are_windows_of_the_stream_and_val_loss_is_the_fixed_windows_mean():
     from optdyn.models.lm.problem import LMProblem, fixed_windows
     from optdyn.spec.components import Llama

@@ -56,6 +56,7 @@ def _mlp_problem(n=8, d=4, hidden=5, classes=3, **kw):
     return ClassifierProblem(lambda r: MLP(d, classes, widths=(hidden,), rngs=r), X, y, **kw), X, y
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_full_batch_gd_step_matches_a_hand_written_backward_pass(x64):
     pb, X, y = _mlp_problem(dtype=jnp.float64)
     params = pb.init(jax.random.PRNGKey(0))
@@ -78,6 +79,7 @@ def test_full_batch_gd_step_matches_a_hand_written_backward_pass(x64):
     np.testing.assert_allclose(new["layers"][1]["bias"], b2 - lr * manual["b2"], rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_ghost_batch_loss_is_the_mean_of_sub_batch_losses():
     pb, X, y = _mlp_problem(n=12, ghost=4, criterion="ce")
     whole, _, _ = _mlp_problem(n=12, criterion="ce")
@@ -105,6 +107,7 @@ def test_minibatches_are_distinct_rows_drawn_from_the_key():
     assert full.sample_batch(jax.random.PRNGKey(3))[0].shape == (10, 4)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_loss_is_a_pure_function_of_a_params_pytree():
     pb, _, _ = _mlp_problem()
     params = pb.init(jax.random.PRNGKey(4))
@@ -118,6 +121,7 @@ def test_loss_is_a_pure_function_of_a_params_pytree():
     np.testing.assert_array_equal(ravel_pytree(pb.init(jax.random.PRNGKey(4)))[0], flat)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_lanczos_sharpness_matches_a_dense_hessian(x64):
     pb, _, _ = _mlp_problem(n=10, d=3, hidden=4, dtype=jnp.float64)
     params = pb.init(jax.random.PRNGKey(5))
@@ -138,6 +142,7 @@ def test_metrics_loss_accuracy_and_test_set():
     assert set(m) == {"loss", "accuracy", "test_loss", "test_accuracy"}  # 3 test rows: no chunking
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_fisher_diag_is_params_shaped_and_binary_models_are_bernoulli():
     X, y = RNG.normal(size=(6, 4)), RNG.choice([-1, 1], 6)
     pb = ClassifierProblem(lambda r: MLP(4, 1, widths=(3,), rngs=r), X, y, "binary_mse", fisher_batch_size=4)

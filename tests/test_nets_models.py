@@ -41,6 +41,7 @@ def n_params(make) -> int:
     return sum(x.size for x in jax.tree.leaves(params))
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_output_shapes_on_tiny_inputs(resnet, transformer):
     img = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 3))
     assert MLP(8 * 8 * 3, 5, rngs=nnx.Rngs(0))(img).shape == (2, 5)
@@ -77,6 +78,7 @@ def test_resnet18_and_transformer_parameter_counts_by_hand():
     assert n_params(lambda r: Transformer(rngs=r)) == 33278 * d + 64 * d + 2 * block + d + 1
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_torch_uniform_init_and_zero_bias():
     net = MLP(300, 10, widths=(200,), rngs=nnx.Rngs(1))
     for layer in net.layers:
@@ -102,6 +104,7 @@ def _padded(tokens, length):
     return jnp.array([t + [0] * (length - len(t)) for t in tokens])
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_transformer_mask_padding_ignores_padding_tokens(transformer):
     seqs = [[4, 9, 2], [7, 3, 3, 8, 1]]
     net = transformer
@@ -124,6 +127,7 @@ def test_transformer_rejects_sequences_longer_than_its_positions(transformer):
         transformer(jnp.ones((1, 65), jnp.int32))
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_zero_init_heads_give_zero_logits_at_init(resnet):
     img = jax.random.normal(jax.random.PRNGKey(4), (3, 8, 8, 3))
     assert not np.any(np.asarray(forward(resnet, img)))
@@ -133,6 +137,7 @@ def test_zero_init_heads_give_zero_logits_at_init(resnet):
     assert not np.any(np.asarray(forward(Transformer(8, 2, rngs=nnx.Rngs(4)), tokens)))
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_resnet_relu_inside_blocks_swish_after_the_residual_addition(resnet):
     net = resnet
     x = jax.random.normal(jax.random.PRNGKey(5), (2, 8, 8, 3))

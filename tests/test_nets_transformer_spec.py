@@ -51,6 +51,7 @@ def test_heads_must_divide_the_width():
         TransformerNet(name="transformer", hidden=16, heads=3)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_builds_on_tokens_with_the_datasets_vocabulary(root):
     trainer = Trainer(_spec(SMOKE), data_root=root)
     problem = trainer.problem
@@ -62,6 +63,7 @@ def test_builds_on_tokens_with_the_datasets_vocabulary(root):
     assert float(trainer.evaluate(trainer.init_state())["loss"]) == pytest.approx(1.0, abs=1e-6)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_full_batch_gd_lowers_the_loss_on_tokens(root):
     trainer = Trainer(_spec(SMOKE, steps=30, lr=0.05), data_root=root)
     state = trainer.init_state()
@@ -71,6 +73,7 @@ def test_full_batch_gd_lowers_the_loss_on_tokens(root):
     assert float(trainer.evaluate(state)["loss"]) < 0.9 * before
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_curvature_on_int_inputs_matches_the_dense_hessian(root, x64):
     model = dict(SMOKE, hidden=4, heads=2, ffn=4, layers=1)
     spec = _spec(model).model_copy(update={"dtype": "float64"})
@@ -85,6 +88,7 @@ def test_curvature_on_int_inputs_matches_the_dense_hessian(root, x64):
     assert top == pytest.approx(dense, rel=1e-8)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_logged_sharpness_on_tokens(root):
     trainer = Trainer(_spec(dict(SMOKE, sharpness_iters=20), steps=5), data_root=root)
     metrics = trainer.evaluate(trainer.advance(trainer.init_state(), 5)[0])

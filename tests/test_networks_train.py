@@ -37,6 +37,7 @@ def root(tmp_path_factory) -> Path:
     {"name": "mlp", "widths": [32], "criterion": "binary_mse"},
     {"name": "cnn", "channels": [4, 4]},
 ])
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_full_batch_gd_on_a_prepared_dataset_lowers_the_loss(root, model):
     trainer = Trainer(_spec(model), data_root=root)
     state = trainer.init_state()

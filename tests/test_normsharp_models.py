@@ -26,6 +26,7 @@ def _problems():
     ]
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.parametrize("problem", _problems(), ids=lambda p: p.spec.name)
 def test_scale_invariance_and_lemma_d1(problem):
     params = problem.init(jax.random.PRNGKey(1))
@@ -40,6 +41,7 @@ def test_scale_invariance_and_lemma_d1(problem):
     np.testing.assert_allclose(hw, -g, rtol=1e-9, atol=1e-12)  # H(w) w = -grad L(w)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_spherical_sharpness_identity_and_lanczos_vs_dense():
     """lambda_1(H(w/||w||)) = ||w||^2 lambda_1(H(w)); the Lanczos path (D > 64) matches eigh."""
     problem = M.MatrixCompletionBNProblem(P.MatrixCompletionBN(name="matrix_completion_bn", d=8, observations=30), dtype=F64)
@@ -81,6 +83,7 @@ def test_linreg_projection_is_the_projected_gradient_flow_limit():
     assert float(jnp.linalg.norm(x - phi)) < 2e-3
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_interpolation_plateau_spread():
     """The test loss of the interpolating solution before EoS (Fig. 1's 1.12) varies with the
     random instance; the claim's rel_tol of 0.3 covers the spread over seeds."""

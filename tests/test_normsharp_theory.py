@@ -19,6 +19,7 @@ def _toy_loss(w, rot):
     return th.toy3d_F(rot @ w)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_norm_recursion_matches_gd_wd():
     """||w_t||^2 from the gradient norms alone equals the norms of an explicit GD+WD run."""
     rot = jnp.asarray(th.random_rotation(3))
@@ -48,6 +49,7 @@ def test_gd_wd_direction_is_projected_gd_with_effective_lr():
         np.testing.assert_allclose(theta, w / jnp.linalg.norm(w), atol=1e-12)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_toy3d_sharpness_on_manifold():
     """lambda_1(hess F) at (x, x, z) on the unit sphere is 6/(1 - z^2) (App. F)."""
     for z in (0.0, 0.3, 0.669):
@@ -74,6 +76,7 @@ def test_hamiltonian_energy_period_and_mean_h2():
         th.small_oscillation_period(c_b), rel=1e-4)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_linreg_sharpness_on_manifold_and_population_loss():
     from optdyn.models.normsharp import LinearRegressionBNProblem
     from optdyn.spec.problems.normsharp import LinearRegressionBN

@@ -94,6 +94,7 @@ def test_kinds_are_registered():
     assert kinds()["interpolation"] is interpolation and kinds()["plane_slice"] is plane_slice
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_interpolation_matches_the_closed_form(trained) -> None:
     for name, end in (("stable", ("main", 20)), ("decayed", ("decay", 20))):
         df = table(trained, name)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from test_probe_landscape import FIG, point, with_probes
 
 from optdyn.spec.load import load_plan
@@ -17,6 +19,8 @@ REPO = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent
 PROBE = {"kind": "interpolation", "start": point("main", 10), "end": point("other", 20)}
 
+
+pytestmark = pytest.mark.slow  # real snakemake dry runs
 
 def _dry_run(wd: Path, target: str) -> str:
     exe = BIN / "snakemake"

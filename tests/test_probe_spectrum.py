@@ -53,6 +53,7 @@ def test_kind_is_registered():
     assert kinds()["hessian_spectrum"] is hessian_spectrum
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.parametrize("method", ["lanczos", "lobpcg", "dense"])
 def test_spectrum_at_every_checkpoint_matches_dense_eigh(trained, method: str) -> None:
     plan, rid = trained
@@ -72,6 +73,7 @@ def test_spectrum_at_every_checkpoint_matches_dense_eigh(trained, method: str) -
     assert list(table.drop_duplicates("step").warm_started) == [False, True, True]
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_steps_between_checkpoints_are_replayed(trained) -> None:
     plan, rid = trained
     table = hessian_spectrum(load_run(plan, rid), probe(steps=[0, 15, 25], k=1, dtype="float32"))

@@ -98,6 +98,7 @@ assert not other, other
 """
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_spec_is_jax_free_and_lookups_import_one_paper():
     out = subprocess.run([sys.executable, "-c", _LAZY], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

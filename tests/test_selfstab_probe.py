@@ -49,6 +49,7 @@ def _spec(**over) -> SelfstabTracking:
                                             "checkpoint_every": 2, "lambda2_every": 1} | over)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_one_row_per_tracked_step_from_the_runs_own_start(here):
     run = _run(here, "gd-aaaa")
     table = probe.selfstab_tracking(run, _spec())
@@ -71,6 +72,7 @@ def test_one_row_per_tracked_step_from_the_runs_own_start(here):
     assert row["loss_gd"] == pytest.approx(row["loss_gf"]) == pytest.approx(row["loss_pred"])
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_a_killed_probe_resumes_to_the_uninterrupted_table(here, monkeypatch):
     whole = probe.selfstab_tracking(_run(here / "a", "gd-bbbb"), _spec())
     run = _run(here / "b", "gd-bbbb")
@@ -109,6 +111,7 @@ def test_refuses_runs_that_are_not_plain_gd(here, over, match):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_never_unstable_is_one_line(here):
     run = _run(here, "gd-dddd", schedule={"name": "constant", "lr": 0.001})
     with pytest.raises(ValueError, match="never reached") as err:

@@ -43,6 +43,7 @@ def test_hessian_and_sharpness_closed_forms():
         assert np.asarray(H @ np.asarray(u)) == pytest.approx(float(S) * np.asarray(u), rel=1e-10, abs=1e-10)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_grad_sharpness_is_the_third_derivative_contraction_lemma2():
     """grad S from D^3 L[u, u, .] equals central finite differences of the top eigenvalue."""
     prob = _toy()

@@ -44,6 +44,7 @@ def _toy_plus(curv0: float, growth: float, extra: int = 1):
     return f
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_toy_constrained_trajectory_and_predicted_dynamics_are_exact():
     steps = 300
     s = track(_toy(), jnp.array([X0, 0.0, 0.0]), ETA, steps)
@@ -69,6 +70,7 @@ def test_toy_constrained_trajectory_and_predicted_dynamics_are_exact():
     assert np.max(np.abs(log["x_gd"])) > 2 * T.delta(ALPHA, BETA)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.parametrize("predicted,generalized", [("paper", True), ("code", False), ("code", True)])
 def test_toy_other_predicted_forms_are_exact(predicted, generalized):
     # on the toy u is constant (both forms coincide) and F_t = 0 (the loss is exactly quadratic along u)
@@ -88,6 +90,7 @@ def _cubic(dim=6, seed=0):
     return lambda x: 0.5 * x @ A @ x + (w @ x) ** 3 / 6 + g @ x
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.parametrize("active", [False, True])
 @pytest.mark.parametrize("case", ["toy", "cubic"])
 def test_projection_lands_on_stable_set(case, active):
@@ -156,6 +159,7 @@ def test_gradient_flow_substeps():
     np.testing.assert_array_equal(log["gf_substeps"], [math.ceil(ETA * S) for S in log["sharpness_gf"]])
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_stop_rule_fires_when_lambda2_reaches_1_9_over_eta():
     # lambda_2(theta^dagger_t) = 180 + 50 eta t crosses 1.9/eta = 190 at t = 20
     s = track(_toy_plus(180.0, 50.0), jnp.array([X0, 0.0, 0.0, 0.0]), ETA, 100, method="dense")
@@ -169,6 +173,7 @@ def test_stop_rule_fires_when_lambda2_reaches_1_9_over_eta():
     assert again.step == s.step and len(again.log["step"]) == len(s.log["step"])
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_resume_from_saved_state_continues_identically(tmp_path):
     # 12 dimensions so the warm-started LOBPCG (k = 2 needs dim > 10) is what runs, not dense
     f, x0 = _toy_plus(20.0, 0.0, extra=9), jnp.concatenate([jnp.array([X0, 0.0, 0.0]), 0.01 * jnp.ones(9)])

@@ -42,6 +42,7 @@ def tracked(x64_module):
     return found, state
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_reaches_instability(tracked):
     found, _ = tracked
     assert found["reached"] and 0 < found["step"] < 2000

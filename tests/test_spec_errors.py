@@ -81,6 +81,7 @@ def _check_message(msg: str, file: Path, case: Case) -> None:
         assert frag in rest, f"allowed-part fragment {frag!r} missing: {msg}"
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_malformed_config(ws: Workspace, case: Case) -> None:
     target = ws.file(case.file)

@@ -112,6 +112,7 @@ def monte_carlo():
     return out, sigma
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_monte_carlo_sgd_matches_exact_prediction(monte_carlo):
     out, sigma = monte_carlo
     idx = [TS - 1, TS + 20, TS + 100, T_END]

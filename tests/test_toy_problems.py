@@ -36,6 +36,7 @@ def _train(prob, lr, steps, key=jax.random.PRNGKey(0)):
 # --- River2D ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_river2d_init_and_metrics():
     pts = River2DProblem(River2D(name="river2d", replicas=2, init=[(0.0, 2.0), (1.0, -1.0)]))
     w = pts.init(jax.random.PRNGKey(0))
@@ -59,6 +60,7 @@ def test_river2d_gradient_is_each_replicas_exact_gradient():
     np.testing.assert_allclose(g, R.grad(np.asarray(w, np.float64)), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_river2d_noise_lies_in_mountain_directions():
     spec = River2D(name="river2d", replicas=32, init_box=((0.0, 9.0), (-2.0, 2.0)), noise_sigma=1.0)
     prob = River2DProblem(spec)
@@ -85,6 +87,7 @@ def test_river2d_gd_eta_06_reaches_the_end_in_81_steps():
     assert abs(slope - 1) < 0.03  # Thm 3.3: progress along the reference flow ~ eta t
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_river2d_sgd_larger_lr_goes_further_and_oscillates_more():
     """Catalog (numpy, one run, sigma = 1, 300 steps from (0, 0)): eta = 0.05 -> x1 = 2.10, mean
     |x2 - sin x1| = 0.088; eta = 0.2 -> x1 = 8.24, 0.180. Means over 64 replicas here."""
@@ -139,6 +142,7 @@ def test_bigram_metrics_at_the_optimum_and_at_zero():
     np.testing.assert_allclose(star["loss_sto"], H[~prob.is_det].mean(), atol=1e-5)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_bigram_batch_gradient_is_unbiased():
     """E over batches of grad(sampled mean CE) = grad(population loss) = (softmax - P)/n."""
     prob = BigramProblem(BigramSoftmax(name="bigram_softmax", init_scale=1.0), SMALL)
@@ -157,6 +161,7 @@ def test_bigram_batch_gradient_is_unbiased():
 # --- dtype ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.parametrize("want, x64_on", [(jnp.float32, False), (jnp.float32, True), (jnp.float64, True)])
 def test_problems_compute_in_the_dtype_they_are_given(want, x64_on, request):
     """The dtype comes from the run spec, not from the x64 switch: a float32 problem stays float32

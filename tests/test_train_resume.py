@@ -118,6 +118,7 @@ def short_reference(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
     return metrics(plan, rid), restore(plan, rid, 600)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.parametrize("when", ["before", "after"])
 @pytest.mark.parametrize("target", ["metrics_flush", "checkpoint_save"])
 def test_kill_around_checkpoint_writes_loses_no_rows(tmp_path: Path, monkeypatch, short_reference, target: str,
@@ -152,6 +153,7 @@ def test_kill_around_checkpoint_writes_loses_no_rows(tmp_path: Path, monkeypatch
     assert_trees_equal(restore(plan, rid, 600), ref_state)
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_kill_while_writing_leaves_half_files_that_resume_ignores(tmp_path: Path, monkeypatch, short_reference) -> None:
     """A kill inside the writes leaves Orbax's unfinished ``<step>.orbax-checkpoint-tmp`` folder
     and a ``upto-<step>.parquet.tmp`` file: neither counts, and the rerun overwrites them."""

@@ -55,6 +55,7 @@ def test_wsd_plan_expands_into_main_and_branch(tmp_path: Path) -> None:
     assert plan.runs[rid_of(plan, "wsd_s")].spec.steps == T
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_wsd_branch_equals_continuous_wsd_s_run(tmp_path: Path, wsd_reference: pd.DataFrame) -> None:
     plan = load_plan(write_config(tmp_path, {"wsd": WSD_PLAN}))
     main, branch = rid_of(plan, "wsd"), rid_of(plan, "wsd_decay1")
@@ -89,6 +90,7 @@ def test_wsd_branch_equals_continuous_wsd_s_run(tmp_path: Path, wsd_reference: p
     assert lr[D] == np.float32(0.02) and lr[T - 1] < lr[D + 1] < lr[D]
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 @pytest.mark.parametrize("parent_state", ["no_checkpoint", "earlier_checkpoint"])
 def test_branch_materializes_missing_parent_checkpoint(tmp_path: Path, wsd_reference: pd.DataFrame, parent_state: str) -> None:
     early = 100
@@ -134,6 +136,7 @@ def _bad(values: pd.Series, threshold: float | None) -> np.ndarray:
     return bad | (v > threshold) if threshold is not None else bad
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_divergence_is_a_result(tmp_path: Path) -> None:
     runs = {
         "overflow": {**DIVERGING, "eval_every": 1},
@@ -184,6 +187,7 @@ def test_branch_of_a_diverged_parent_is_an_error(tmp_path: Path) -> None:
         train_run(plan, rid_of(plan, "wsd_decay1"))
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_branch_before_a_later_divergence_is_replayed(tmp_path: Path) -> None:
     """The parent diverged at step ~33; a branch at step 5, declared after the parent was
     trained, can still be replayed from the parent's (finite) start."""

@@ -105,6 +105,7 @@ def _gpt_run_spec() -> RunSpec:
         "schedule": {"name": "constant", "lr": 1e-3}, "steps": 1, "progress": False}))
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_probe_of_a_gpt_run_equals_the_engines_token_losses(cities_root, monkeypatch):
     """city_loss end to end on a random GPT-2 (its prepared dataset, default context length
     seq_len - 1 rounded down to whole pairs): each city's value is sum_j P_ij times the engine's

@@ -53,6 +53,7 @@ def _piecewise(peak: float, warmup: int, first: dict, second: dict, t1: int) -> 
     return spec
 
 
+@pytest.mark.slow  # > 1.5 s: kept out of the fast unit run (pytest -m 'not slow')
 def test_fig09_branches_are_the_papers_hybrids(plan):
     wsd_s = _spec(plan, "wsd_fig09", "wsd_s").schedule
     t1, t2 = wsd_s.decays[0][1], wsd_s.decays[1][1]

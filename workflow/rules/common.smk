@@ -2,7 +2,7 @@
 import hashlib
 import json
 
-from optdyn.spec.jobs import job_spec, write_job_spec
+from optdyn.spec.jobs import job_spec
 
 FIG_EXTS = ("png", "pdf", "csv", "values.json")
 RUN_FILES = ("status.json", "spec.json", "metrics.parquet", "provenance.json")
@@ -64,14 +64,14 @@ localrules:
     spec,
 
 
-# Each job's resolved spec, written once from the plan Snakemake already parsed: jobs read
-# this file, never the YAML. Its params are the spec's digest, so an edit rewrites exactly the
-# specs it changes (a train job takes its spec as ancient(): the run id already names its
-# content, and editing a logging field must not retrain).
+# Each job's resolved spec (about a second each): jobs read this file, never the YAML. Its params
+# are the spec's digest, so an edit rewrites exactly the specs it changes (a train job takes its
+# spec as ancient(): the run id already names its content, and editing a logging field must not
+# retrain). A shell job, not a run: block, which Snakemake would spawn as a whole new Snakemake.
 rule spec:
     output:
         spec_file("{kind}", "{key}"),
     params:
         spec=lambda wc: digest(job_spec(PLAN, wc.kind, wc.key)),
-    run:
-        write_job_spec(PLAN, wildcards.kind, wildcards.key, output[0])
+    shell:
+        "optdyn spec {wildcards.kind} {wildcards.key} {ARGS} --out {output}"
