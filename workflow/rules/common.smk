@@ -46,6 +46,18 @@ def digest(obj):
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+_SPEC_DIGESTS = {}
+
+
+def spec_digest(wc):
+    """The digest of a job's spec, computed once per (kind, key): Snakemake asks for params more
+    than once per job, and a figure's spec holds every run spec it draws."""
+    key = (wc.kind, wc.key)
+    if key not in _SPEC_DIGESTS:
+        _SPEC_DIGESTS[key] = digest(job_spec(PLAN, wc.kind, wc.key))
+    return _SPEC_DIGESTS[key]
+
+
 def figure_of(wc):
     return PLAN.figures[f"{wc.paper}_{wc.fig}"]
 
@@ -72,6 +84,6 @@ rule spec:
     output:
         spec_file("{kind}", "{key}"),
     params:
-        spec=lambda wc: digest(job_spec(PLAN, wc.kind, wc.key)),
+        spec=spec_digest,
     shell:
         "optdyn spec {wildcards.kind} {wildcards.key} {ARGS} --out {output}"
