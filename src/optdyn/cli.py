@@ -159,8 +159,8 @@ def cmd_report(args) -> int:
     from optdyn.spec.jobs import read_job_spec
 
     spec = read_job_spec(args.spec, "report")
-    stems = {t: Path(p).with_suffix("") for p in args.figures for t, f in spec["figures"].items()
-             if Path(p).name == f"{f['key']}.png" and Path(p).parent.name == f["paper"]}
+    handed = {(Path(p).parent.name, Path(p).stem): Path(p).with_suffix("") for p in args.figures}  # .../<paper>/<key>.png
+    stems = {t: handed[f["paper"], f["key"]] for t, f in spec["figures"].items() if (f["paper"], f["key"]) in handed}
     missing = sorted(set(spec["figures"]) - set(stems))
     if missing:
         raise SystemExit(f"optdyn: error: the report was not handed the figures {missing} (--figures)")

@@ -166,7 +166,7 @@ def _restore_parent(run: ResolvedRun, parent_dir: Path | None, trainer: Trainer,
         parent_template = parent.init_state()
         state = ckpts.restore(base, parent_template) if base is not None else parent_template
         state, _ = parent.advance(state, step - (base or 0))
-        return _conform(run, state, template)
+        return _conform(state, template)
     except (ValueError, KeyError, TypeError) as exc:
         raise BranchError(f"run {run.run_id}: cannot continue {run.parent} at step {step} "
                           f"(optimizer or model differs from the parent's?): {exc}") from None
@@ -179,7 +179,7 @@ def _parent_spec(parent_dir: Path) -> RunSpec:
     return RunSpec.model_validate_json(json.dumps(meta["spec"]))
 
 
-def _conform(run: ResolvedRun, state: dict, template: dict) -> dict:
+def _conform(state: dict, template: dict) -> dict:
     """A replayed parent state in the branch's structure (the check a checkpoint restore makes)."""
     if jax.tree.structure(state) != jax.tree.structure(template):
         raise ValueError(f"state structure {jax.tree.structure(state)} != {jax.tree.structure(template)}")
