@@ -1,26 +1,33 @@
 # optdyn: every figure and table of every paper is a target of this workflow.
 # The logic lives in the `optdyn` package; rules only wire its CLI calls together.
 import os
+import shlex
 import sys
 
-from snakemake.utils import validate
-
+from optdyn.cli import one_line
 from optdyn.spec.errors import SpecError
 from optdyn.spec.load import load_plan
 
-
-configfile: "config/config.yaml"
-
-
-validate(config, "workflow/schemas/config.schema.json")
+# config/config.yaml is read by optdyn alone (no `configfile:` directive, whose loader and
+# JSON-Schema check would print many lines, or crash, on a broken file): Snakemake's `config`
+# holds only what `--config k=v` / `--configfile` give, and each key overrides config.yaml's or
+# is refused; never ignored.
 CONFIGFILE = "config/config.yaml"
+_overrides = dict(config)
+if isinstance(_overrides.get("papers"), str):  # --config papers=wsd,normsharp
+    _overrides["papers"] = [p for p in _overrides["papers"].split(",") if p]
 try:
-    PLAN = load_plan(CONFIGFILE, tier=config.get("tier"), papers=config.get("papers"))
-except SpecError as exc:
-    sys.exit(f"optdyn: error: {exc}")
+    PLAN = load_plan(CONFIGFILE, overrides=_overrides)
+except SpecError as exc:  # one line and exit code 2, before any job is scheduled
+    print(f"optdyn: error: {one_line(str(exc))}", file=sys.stderr)
+    sys.exit(2)
 TIER = PLAN.tier
 RESULTS = str(PLAN.tier_dir)
-ARGS = f"--config {CONFIGFILE} --tier {TIER} --papers {','.join(PLAN.papers)}"
+# the plan's own settings, handed to every `optdyn spec` job; each word shell-quoted (the paths
+# are restricted to safe characters too: spec/paper.py WorkflowConfig)
+_given = {k: getattr(PLAN.config, k) for k in ("results", "resources", "data") if k in PLAN.config.model_fields_set}
+ARGS = shlex.join(["--config", CONFIGFILE, "--tier", TIER, "--papers", ",".join(PLAN.papers),
+                   *[w for k, v in _given.items() for w in (f"--{k}", v)]])
 # One persistent JAX compilation cache for every job of the DAG (each job is its own process,
 # and many jobs compile the same step function). JAX reads these variables itself; set
 # JAX_COMPILATION_CACHE_DIR yourself to move the cache, or to "" to switch it off.

@@ -15,7 +15,7 @@ SRC = Path(__file__).parents[1] / "src" / "optdyn"
 
 #: lowest first; a module may import its own layer and the ones before it
 LAYERS = (
-    ("__init__", "precision", "registry"),
+    ("__init__", "precision", "registry", "stats"),  # stats: seed-replicate summaries
     ("curvature",),  # numerics on any loss: HVP, Lanczos, Fisher, ...
     ("theory",),  # closed forms and reference solutions
     ("data",),  # readers and builders (synthetic languages draw on theory)

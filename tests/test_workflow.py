@@ -12,7 +12,12 @@ on top of it or use their own fresh copy:
    figure + its claims + the report; editing only a claim's tolerance reruns only that claims job + the report;
 4. the default, slurm and kubernetes profiles plan the same DAG;
 5. a single figure target builds that figure only;
-6. ``snakemake --report`` produces an HTML file.
+6. ``snakemake --report`` produces an HTML file;
+7. failed runs are results: with one run of each figure made diverged (as the trainer records
+   it), every figure still draws, and its claims fail with a note naming the diverged run;
+8. a snakemake killed mid-training leaves its lock and its incomplete-output markers: a plain
+   rerun refuses, and ``snakemake --unlock`` then a rerun with ``--rerun-incomplete`` finishes
+   the target (the README's instruction).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -245,6 +251,41 @@ def test_full_tiny_run_builds_every_figure_and_the_report(tiny_run):
             assert (index.parent / link).is_file(), f"report links a missing file: {link}"
 
 
+def test_every_figure_draws_with_a_diverged_run(tiny_run, tmp_path):
+    """One run of each figure diverged (a copy outside the build, as ``optdyn.train.run`` records a
+    divergence): every figure still writes its files, and its claims evaluate; those computed
+    from the run fail with a note naming it (``optdyn.figures.diverged``)."""
+    wd, _ = tiny_run
+    plan = _plan(wd)
+    need_x64 = {t for t, fig in plan.figures.items()
+                if type(fig.plot).float64 or any(plan.runs[r].spec.dtype == "float64" for r in fig.runs.values())}
+    rows = {}
+    for x64, targets in (("1", sorted(need_x64)), ("0", sorted(set(plan.figures) - need_x64))):
+        proc = subprocess.run([sys.executable, str(REPO / "tests" / "redraw_diverged.py"), TIER, str(tmp_path), x64, *targets],
+                              cwd=wd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        rows |= {r["target"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert set(rows) == set(plan.figures)
+    errors = {t: r["error"] for t, r in rows.items() if "error" in r}
+    assert not errors, "\n\n".join(f"{t}: {e}" for t, e in sorted(errors.items()))
+    without = sorted(t for t, fig in plan.figures.items() if fig.runs and "run" not in rows[t])
+    assert not without, f"figures with no run to diverge: {without}"
+    for target, row in sorted(rows.items()):
+        fig = plan.figures[target]
+        for ext in ("png", "pdf", "csv", "values.json"):
+            f = tmp_path / "figures" / fig.paper / f"{fig.key}.{ext}"
+            assert f.is_file() and f.stat().st_size > 0, f"missing/empty: {f}"
+        assert len(row["claims"]) == len(fig.spec.claims)
+        if "run" not in row:
+            continue  # a figure without runs (theory, schedules): nothing to diverge
+        said = f"run {row['run']} ({row['run_id']}) diverged at step {row['at']}"
+        voided = [c for c in row["claims"] if said in c["note"]]
+        print(f"{target}: {row['run']} diverged at {row['at']}: {len(voided)}/{len(row['claims'])} claims void")
+        assert all(not c["passed"] and c["our_value"] is None for c in voided), (target, voided)
+        if fig.spec.claims:
+            assert voided, (target, row["claims"])
+
+
 def test_rerun_has_nothing_to_do(tiny_run):
     wd, _ = tiny_run
     out = _snakemake(wd, "-n", "-c2", "--config", f"tier={TIER}").stdout
@@ -331,6 +372,52 @@ def test_one_figure_target_builds_only_that_figure(tmp_path):
     assert not (tier_dir / "runs").exists(), "fig02 needs no training, but a runs folder was created"
     assert not (tier_dir / "probes").exists()
     assert not (tier_dir / "report").exists()
+
+
+KILL_TARGET = "normsharp_fig03"  # one small training run (the 3-D toy), no probes
+
+
+def test_killed_snakemake_resumes_after_unlock(tmp_path):
+    """SIGKILL to snakemake's whole process group mid-training (as a closed terminal or an OOM
+    kill would): the lock and the incomplete markers stay, so a plain rerun refuses (incomplete
+    files first, then the lock); ``--unlock``, then a rerun with ``--rerun-incomplete`` finishes."""
+    wd = _copy_workflow(tmp_path / "wf")
+    plan = load_plan(wd / "config" / "config.yaml", tier=TIER, papers=["normsharp"])
+    (rid,) = plan.figures[KILL_TARGET].runs.values()
+    work, run_dir = wd / "results" / TIER / "work" / "runs" / rid, wd / plan.run_dir(rid)
+    exe = BIN / "snakemake"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "snakemake"]
+    config = ["--config", f"tier={TIER}", 'papers=["normsharp"]']  # the one paper's config file only
+    args = ["-c1", KILL_TARGET, *config]
+    log = (tmp_path / "killed.log").open("w")
+    proc = subprocess.Popen([*cmd, *args], cwd=wd, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline, killed = time.time() + 300, False
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if work.is_dir() and not (run_dir / "status.json").exists():  # the train job has started
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed = True
+                break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None and not killed:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        log.close()
+    assert killed, f"snakemake ended (rc {proc.returncode}) before its train job started:\n{(tmp_path / 'killed.log').read_text()[-3000:]}"
+    assert not (run_dir / "status.json").exists(), "a killed run must not look finished"
+
+    plain = _snakemake(wd, *args, check=False)
+    assert plain.returncode != 0 and "--rerun-incomplete" in plain.stdout, plain.stdout[-3000:]
+    locked = _snakemake(wd, *args, "--rerun-incomplete", check=False)
+    assert locked.returncode != 0 and "Directory cannot be locked" in locked.stdout, locked.stdout[-3000:]
+    _snakemake(wd, "--unlock", *config)
+    out = _snakemake(wd, "-c1", KILL_TARGET, "--rerun-incomplete", *config).stdout
+    assert "train" in _job_stats(out), out[-3000:]
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "completed"
+    stem = wd / "results" / TIER / "figures" / "normsharp" / "fig03"
+    for ext in FIG_EXTS:
+        assert Path(f"{stem}.{ext}").is_file(), ext
 
 
 ENVIRONMENTAL = re.compile(r"No module named|ModuleNotFoundError|ImportError|plugin .*not (found|installed)|"

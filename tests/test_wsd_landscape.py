@@ -24,7 +24,7 @@ def interp(loss_fn, start=("stable", 100), end=("stable", 150), distance=2.0) ->
 
 
 def ctx(probes: dict, plot=None, steps: int = 200) -> SimpleNamespace:
-    runs = {"stable": SimpleNamespace(spec=SimpleNamespace(steps=steps))}
+    runs = {"stable": SimpleNamespace(spec=SimpleNamespace(steps=steps), diverged=False)}
     return SimpleNamespace(probes=probes, runs=runs, plot=plot)
 
 

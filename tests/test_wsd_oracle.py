@@ -167,7 +167,13 @@ def test_tab01_counts_and_best():
     cols = [{"paper_lr": 5e-4 * i, "cyclic_cosine": f"cc{i}", "wsd_s": f"ws{i}", "paper_cyclic_cosine": 1.0,
              "paper_wsd_s": 1.0} for i in (1, 2, 3)]
     out = tab01(_ctx(Tab01(columns=cols), runs))
+    # a diverged run voids what is computed from it (every metric here), with a note
+    assert out.values["n_lrs_wsd_s_better"] is None and out.values["best_wsd_s_minus_best_cyclic"] is None
+    assert "run ws3" in out.values["wsd_s_minus_cyclic__note"] and "diverged at step" in out.values["n_lrs_wsd_s_better__note"]
+    assert any("diverged at step" in str(v) for v in out.data.iloc[1])  # its table cell says so
+    runs["ws3"] = _run("ws3", {0: 5.0, 40: 2.50}, peak=3.0)
+    out = tab01(_ctx(Tab01(columns=cols), runs))
     assert out.values["n_lrs_wsd_s_better"] == 2
     assert out.values["best_wsd_s_minus_best_cyclic"] == pytest.approx(2.50 - 2.49)
-    assert math.isinf(out.values["wsd_s_minus_cyclic"][2])
+    assert out.values["wsd_s_minus_cyclic"][2] == pytest.approx(0.01)
     assert list(out.data["Source"]) == ["ours", "ours", "paper", "paper"]

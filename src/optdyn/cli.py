@@ -23,7 +23,15 @@ Most users run these through Snakemake: `snakemake -c2 wsd_fig03`."""
 def _plan(args):
     from optdyn.spec.load import load_plan
 
-    return load_plan(args.config, tier=args.tier, papers=args.papers.split(",") if args.papers else None)
+    overrides = {k: getattr(args, k) for k in ("results", "resources", "data") if getattr(args, k) is not None}
+    return load_plan(args.config, tier=args.tier, papers=args.papers.split(",") if args.papers else None,
+                     overrides=overrides)
+
+
+def one_line(text: str) -> str:
+    """An error message as exactly one line: line breaks (and the other characters Python
+    splits lines at) inside a name from the config are shown escaped."""
+    return "".join(repr(c)[1:-1] if c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029" else c for c in text)
 
 
 def _start(need_x64: bool) -> None:
@@ -43,7 +51,8 @@ def cmd_validate(args) -> int:
 def cmd_plan(args) -> int:
     plan = _plan(args)
     if args.json:
-        print(json.dumps({t: {"runs": f.runs, "deviations": f.deviations} for t, f in plan.figures.items()}, indent=2, default=str))
+        print(json.dumps({t: {"runs": f.runs, "groups": f.groups, "seeds": f.seeds, "deviations": f.deviations}
+                          for t, f in plan.figures.items()}, indent=2, default=str))
         return 0
     for target, fig in plan.figures.items():
         print(f"{target:14s} {fig.spec.title}")
@@ -51,6 +60,11 @@ def cmd_plan(args) -> int:
             print(f"    run   {name:18s} {rid}  ({plan.runs[rid].spec.steps} steps)")
         for name, pid in fig.probes.items():
             print(f"    probe {name:18s} {pid}  (on {plan.probes[pid].run_id})")
+        for name, members in fig.groups.items():
+            axes = sorted({k for m in members for k in m["values"]})
+            print(f"    group {name:18s} {len(members)} members over {', '.join(axes)}")
+        if fig.seeds:
+            print(f"    seeds {fig.seeds}: numbers are means, claims read the 95% t-interval")
     return 0
 
 
@@ -58,6 +72,10 @@ def cmd_spec(args) -> int:
     from optdyn.spec.jobs import write_job_spec
 
     plan = _plan(args)
+    have = {"runs": plan.runs, "probes": plan.probes, "figures": plan.figures, "claims": plan.figures,
+            "data": plan.datasets, "report": ("tier",)}[args.kind]
+    if args.key not in have:
+        raise SpecError(str(plan.config_file), args.kind, args.key, f"no such key among the {args.kind} of tier '{plan.tier}'")
     print(f"wrote {write_job_spec(plan, args.kind, args.key, args.out)}")
     return 0
 
@@ -188,6 +206,9 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--config", default="config/config.yaml", help="workflow config (default: %(default)s)")
     common.add_argument("--tier", choices=["tiny", "smoke", "paper"], help="override the config's tier")
     common.add_argument("--papers", help="comma-separated papers to load instead of the config's list")
+    common.add_argument("--results", help="override the config's results folder")
+    common.add_argument("--resources", help="override the config's resources folder")
+    common.add_argument("--data", help="override the config's datasets file (relative to the config's folder)")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("validate", parents=[common], help="validate the config and paper files").set_defaults(fn=cmd_validate)
     q = sub.add_parser("plan", parents=[common], help="list figure targets and their runs")
@@ -241,15 +262,27 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Every refusal of input (a config, a spec file, a dataset) is one line on stderr and exit
+    code 2; anything else is a bug and keeps its traceback."""
+    from optdyn.data.errors import DataError
+
     args = parser().parse_args(argv)
     try:
         return args.fn(args)
-    except SpecError as exc:
-        print(f"optdyn: error: {exc}", file=sys.stderr)
-        return 2
+    except (SpecError, DataError) as exc:
+        return _fail(str(exc))
     except BrokenPipeError:  # `optdyn plan | head`: the reader left, which is not an error
         sys.stderr.close()
         return 0
+    except SystemExit as exc:  # the commands' own `raise SystemExit("optdyn: error: ...")`
+        if isinstance(exc.code, str):
+            return _fail(exc.code.removeprefix("optdyn: error: "))
+        raise
+
+
+def _fail(message: str) -> int:
+    print(f"optdyn: error: {one_line(message)}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Every layer registers what it provides with a decorator, where it is defined:
       the paper they belong to; the spec's tagged unions are the registered classes;
   ``@plot_spec(paper, key, ...)``  the plot block of figure ``key`` of ``paper``;
   ``@figure(paper, key, ...)``  the function drawing figure ``key`` of ``paper``;
+  ``@replicate_figure(paper, key, ...)``  how that figure draws seed replicates as bands;
   ``@problem_builder(SpecClass, ...)``  the function (or class) building a model spec's problem;
   ``@probe_kind(SpecClass, ...)``  the function measuring a probe spec.
 
@@ -222,6 +223,7 @@ class _TagView(Mapping):
 
 PLOT_SPECS = _ByPaper("figure", "spec.plots")
 FIGURES = _ByPaper("figure function", "figures")
+REPLICATE_FIGURES = _ByPaper("replicate drawing", "figures")
 PROBLEMS = _BySpec("model", "models", MODEL_SPECS)
 PROBE_KINDS = _BySpec("probe kind", "probes", PROBE_SPECS)
 
@@ -248,6 +250,13 @@ def plot_spec(paper: str, *keys: str) -> Callable[[type], type]:
 def figure(paper: str, *keys: str) -> Callable:
     """The function ``fn(FigureContext) -> FigureOutput`` of figures ``keys`` of ``paper``."""
     return FIGURES.decorator(*[(paper, k) for k in keys])
+
+
+def replicate_figure(paper: str, *keys: str) -> Callable:
+    """``fn(ctx, outputs) -> matplotlib Figure``: how figures ``keys`` of ``paper`` draw their
+    seed replicates as bands (``outputs``: one FigureOutput per seed, in the figure's seed order).
+    A replicated figure without one shows its first seed's drawing, labelled as such."""
+    return REPLICATE_FIGURES.decorator(*[(paper, k) for k in keys])
 
 
 def problem_builder(*specs: type) -> Callable:

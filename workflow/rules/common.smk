@@ -1,4 +1,6 @@
 # Paths and input functions shared by the rules (pure lookups into the resolved PLAN).
+# Every value in a rule's shell line is quoted ({x:q}; ARGS is shell-quoted by the Snakefile):
+# paths come from config.yaml, which must never be able to add a command.
 import hashlib
 import json
 
@@ -86,4 +88,4 @@ rule spec:
     params:
         spec=spec_digest,
     shell:
-        "optdyn spec {wildcards.kind} {wildcards.key} {ARGS} --out {output}"
+        "optdyn spec {wildcards.kind:q} {wildcards.key:q} {ARGS} --out {output:q}"

@@ -10,4 +10,4 @@ rule data:
     log:
         f"{RESULTS}/logs/data/{{dataset}}.log",
     shell:
-        "optdyn data {input} --out {output} 2>&1 | tee {log}"
+        "optdyn data {input:q} --out {output:q} 2>&1 | tee {log:q}"

@@ -17,7 +17,7 @@ rule figure:
     log:
         f"{RESULTS}/logs/figures/{{paper}}_{{fig}}.log",
     shell:
-        "optdyn figure {input.spec} --runs {params.status} --probes {input.probes} --out {params.stem} 2>&1 | tee {log}"
+        "optdyn figure {input.spec:q} --runs {params.status:q} --probes {input.probes:q} --out {params.stem:q} 2>&1 | tee {log:q}"
 
 
 rule claims:
@@ -27,7 +27,7 @@ rule claims:
     output:
         f"{RESULTS}/figures/{{paper}}/{{fig}}.claims.json",
     shell:
-        "optdyn claims {input.spec} --values {input.values} --out {output}"
+        "optdyn claims {input.spec:q} --values {input.values:q} --out {output:q}"
 
 
 for _target in PLAN.figures:

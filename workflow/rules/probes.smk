@@ -19,4 +19,4 @@ rule probe:
     log:
         f"{RESULTS}/logs/probes/{{probe_id}}.log",
     shell:
-        "optdyn probe {input.spec} --runs {params.status} --data {input.data} --out {output} --work {params.work} 2>&1 | tee {log}"
+        "optdyn probe {input.spec:q} --runs {params.status:q} --data {input.data:q} --out {output:q} --work {params.work:q} 2>&1 | tee {log:q}"

@@ -10,4 +10,4 @@ rule report:
     params:
         pngs=lambda wc, input: [f for f in input.figures if f.endswith(".png")],
     shell:
-        "optdyn report {input.spec} --figures {params.pngs} --out {output}"
+        "optdyn report {input.spec:q} --figures {params.pngs:q} --out {output:q}"

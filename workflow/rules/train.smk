@@ -21,11 +21,11 @@ rule train:
         provenance=f"{RESULTS}/runs/{{run_id}}/provenance.json",
         checkpoints=directory(f"{RESULTS}/runs/{{run_id}}/checkpoints"),
     params:
-        parent=lambda wc, input: f"--parent {input.parent[0]}" if input.parent else "",
+        parent=lambda wc, input: ["--parent", input.parent[0]] if input.parent else [],
         work=f"{RESULTS}/work/runs/{{run_id}}",
     log:
         f"{RESULTS}/logs/train/{{run_id}}.log",
     resources:
         runtime=60,
     shell:
-        "optdyn train {input.spec} --out {output.status} {params.parent} --data {input.data} --work {params.work} 2>&1 | tee {log}"
+        "optdyn train {input.spec:q} --out {output.status:q} {params.parent:q} --data {input.data:q} --work {params.work:q} 2>&1 | tee {log:q}"

@@ -59,15 +59,48 @@ def _cifar_members(path: Path) -> dict[str, bytes] | Path:
         raise DataError(path, "CIFAR tarball", f"unreadable ({e})", "the official python-version tarball") from None
 
 
+#: every global the official CIFAR-10/100 python batches (and numpy's own array pickles) need:
+#: numpy's array and scalar reconstruction, and builtins that construct plain data
+_PICKLE_GLOBALS = {
+    **{(m, "_reconstruct"): None for m in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(m, "scalar"): None for m in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(m, "_frombuffer"): None for m in ("numpy.core.numeric", "numpy._core.numeric")},  # protocol 5
+    ("numpy", "ndarray"): None,
+    ("numpy", "dtype"): None,
+    ("_codecs", "encode"): None,  # bytes in a protocol-2 pickle written by Python 3
+    **{(m, n): None for m in ("builtins", "__builtin__") for n in ("dict", "list", "str", "bytes", "bytearray", "int")},
+}
+
+
+class _Refused(pickle.UnpicklingError):
+    pass
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """``pickle.load`` imports and calls whatever the file names, so a CIFAR copy from anywhere
+    could run code; this one resolves only the globals of ``_PICKLE_GLOBALS``."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _PICKLE_GLOBALS:
+            raise _Refused(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
 def _unpickle(members: dict[str, bytes] | Path, name: str, source: Path) -> dict:
     try:
         raw = (members / name).read_bytes() if isinstance(members, Path) else members[name]
     except (KeyError, FileNotFoundError):
         raise DataError(source, "CIFAR member", name + " missing", "the official batch files") from None
     try:
-        return pickle.load(io.BytesIO(raw), encoding="bytes")
+        out = _CifarUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except _Refused as e:
+        raise DataError(source, f"CIFAR member {name}", f"a pickle that calls {e}",
+                        "the official batch files (numpy arrays, lists and dicts only; anything else could run code)") from None
     except Exception as e:  # truncated pickles raise several different types
         raise DataError(source, f"CIFAR member {name}", f"unreadable pickle ({type(e).__name__})", "a pickled dict batch") from None
+    if not isinstance(out, dict):
+        raise DataError(source, f"CIFAR member {name}", f"a pickled {type(out).__name__}", "a pickled dict batch")
+    return out
 
 
 def read_cifar(

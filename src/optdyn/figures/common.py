@@ -36,6 +36,12 @@ class FigureContext:
     def plot(self) -> Any:
         return self.figure.plot
 
+    def group(self, name: str) -> list[tuple[dict[str, Any], RunResult]]:
+        """A sweep's (or seed replicate's) members: ``(swept values, run)``, in the spec's order."""
+        if name not in self.figure.groups:
+            raise KeyError(f"figure {self.figure.target} has no sweep '{name}'; have: {', '.join(self.figure.groups) or 'none'}")
+        return [(m["values"], self.runs[m["name"]]) for m in self.figure.groups[name] if m["name"] in self.runs]
+
 
 @dataclass
 class FigureOutput:
@@ -72,6 +78,10 @@ def build(plan: Plan, target: str) -> FigureOutput:
 def draw(ctx: FigureContext) -> FigureOutput:
     fn = FIGURES.get((ctx.figure.paper, ctx.figure.key))  # imports the paper's figure modules only
     style()
+    if ctx.figure.seeds:
+        from .replicates import draw_replicated
+
+        return draw_replicated(ctx, fn)
     return fn(ctx)
 
 

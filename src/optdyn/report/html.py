@@ -143,6 +143,21 @@ def _dev_table(devs: list[dict], *, with_scope: bool, fig_ids: dict[str, str]) -
     return f'<div class="table-wrap"><table class="deviations"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
+def _replicates(c: dict) -> str:
+    """n and the 95% interval of a claim over seed replicates, under our (mean) value."""
+    if c.get("n") is None:
+        return ""
+    lo, hi = (c.get("ci95") or [None, None])[:2]
+    seeds = ", ".join(_val(v) for v in c.get("per_seed") or [])
+    return (f'<br><span class="muted replicates">mean of n = {c["n"]} seeds; 95% {escape(str(c.get("ci_method", "t")))}-CI '
+            f"[{_val(lo)}, {_val(hi)}]; seeds: {seeds}</span>")
+
+
+def _expected_from(c: dict) -> str:
+    src = c.get("expected_from") or {}
+    return "".join(f'<br><code class="muted">{escape(k)} = {escape(v)}</code>' for k, v in src.items())
+
+
 def _claims_table(claims: list[dict]) -> str:
     if not claims:
         return '<p class="muted">No claims recorded for this figure.</p>'
@@ -155,8 +170,8 @@ def _claims_table(claims: list[dict]) -> str:
             f"<td>{escape(str(c.get('statement', '')))}"
             + (f'<br><code class="muted">{cid}</code>' if cid else "")
             + f"</td><td>{escape(str(c.get('source') or ''))}</td>"
-            f"<td class=\"num\">{_val(c.get('paper_value'))}</td>"
-            f"<td class=\"num\">{_val(c.get('our_value'))}</td>"
+            f"<td class=\"num\">{_val(c.get('paper_value'))}{_expected_from(c)}</td>"
+            f"<td class=\"num\">{_val(c.get('our_value'))}{_replicates(c)}</td>"
             f"<td>{_val(c.get('tolerance'))}</td><td>{_badge(v)}</td>"
             f"<td>{escape(str(c.get('note') or ''))}</td></tr>"
         )

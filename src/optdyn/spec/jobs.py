@@ -54,7 +54,7 @@ def job_spec(plan: Plan, kind: str, key: str) -> dict:
                 "presets": paper.presets, "spec": fig.spec.model_dump(mode="json", exclude={"claims"}),
                 "plot": fig.plot.model_dump(mode="json"), "runs": fig.runs, "probes": fig.probes,
                 "run_specs": {rid: plan.runs[rid].spec.model_dump(mode="json") for rid in fig.runs.values()},
-                "deviations": fig.deviations}
+                "deviations": fig.deviations, "groups": fig.groups, "seeds": fig.seeds}
     if kind == "data":
         return {"dataset": key, "definition": plan.datasets[key]}
     if kind == "report":
@@ -83,6 +83,10 @@ def read_job_spec(path: str | Path, kind: str) -> dict:
         raise SpecError(str(path), "", None, "job spec not found; jobs are handed their spec by the workflow") from None
     except json.JSONDecodeError as exc:
         raise SpecError(str(path), "", None, f"not valid JSON: {exc}") from None
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise SpecError(str(path), "", None, f"not a JSON job spec ({type(exc).__name__})") from None
+    if not isinstance(doc, dict):
+        raise SpecError(str(path), "", type(doc).__name__, f"expected a '{kind}' job spec (a JSON object)")
     if doc.get("kind") != kind or doc.get("format") != FORMAT:
         raise SpecError(str(path), "kind", doc.get("kind"), f"expected a '{kind}' job spec of format {FORMAT}")
     return doc
@@ -116,7 +120,8 @@ def load_figure_job(path: str | Path) -> tuple[ResolvedFigure, PaperInfo]:
     doc = read_job_spec(path, "figures")
     spec = FigureSpec.model_validate_json(json.dumps(doc["spec"]))
     plot = PLOT_SPECS.of(doc["paper"])[doc["key"]].model_validate_json(json.dumps(doc["plot"]))
-    fig = ResolvedFigure(doc["paper"], doc["key"], spec, plot, dict(doc["runs"]), list(doc["deviations"]), dict(doc["probes"]))
+    fig = ResolvedFigure(doc["paper"], doc["key"], spec, plot, dict(doc["runs"]), list(doc["deviations"]), dict(doc["probes"]),
+                         dict(doc.get("groups", {})), list(doc.get("seeds", [])))
     return fig, PaperInfo(doc["paper"], doc["paper_title"], doc["presets"])
 
 

@@ -16,9 +16,11 @@ from pydantic import TypeAdapter
 from optdyn.registry import PAPERS, PLOT_SPECS
 
 from .datasets import load_datasets
+from .expr import resolve_claims
 from .errors import SpecError, from_validation
 from .identity import probe_id, run_id, run_refs
-from .overrides import apply_overrides, expand_presets
+from .expand import FAMILY_KEYS, expand_runs, is_percent, percent_of, replicate_figure, resolve_percent_steps
+from .overrides import apply_overrides, expand_presets, resolve_presets
 from .paper import FigureSpec, PaperSpec, RunSpec, WorkflowConfig
 from .plots import PlotSpec
 from .probes import CheckpointRef
@@ -57,6 +59,9 @@ class ResolvedFigure:
     runs: dict[str, str]  # figure-local run name -> run id
     deviations: list[dict]
     probes: dict[str, str] = field(default_factory=dict)  # figure-local probe name -> probe id
+    # a sweep's or replicate's name -> its members [{name, values}], in order (spec/expand.py)
+    groups: dict[str, list[dict]] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=list)  # figure-level replicates, [] if none
 
     @property
     def target(self) -> str:
@@ -109,29 +114,44 @@ class Plan:
         return self.figures[target]
 
 
-def load_config(path: str | Path, tier: str | None = None, papers: list[str] | None = None) -> WorkflowConfig:
+def load_config(path: str | Path, tier: str | None = None, papers: list[str] | None = None,
+                overrides: dict[str, Any] | None = None) -> WorkflowConfig:
+    """``overrides``: config keys given on the command line (``snakemake --config k=v``,
+    ``optdyn --results ...``), applied over the file's; an unknown or invalid one is refused."""
     path = Path(path)
     raw = load_yaml(path)
     if not isinstance(raw, dict):
         raise SpecError(str(path), "", raw, "expected a mapping at the top level")
     raw = dict(raw)
+    given = dict(overrides or {})
     if tier is not None:
-        raw["tier"] = tier
+        given["tier"] = tier
     if papers is not None:
-        raw["papers"] = papers
-    cfg = _validate(WorkflowConfig, raw, str(path), "")
+        given["papers"] = papers
+    raw.update(given)
+    try:
+        cfg = _validate(WorkflowConfig, raw, str(path), "")
+    except SpecError as exc:
+        if exc.path.split(".")[0].split("[")[0] in given:
+            raise SpecError(exc.file, exc.path, exc.value, exc.expected + " (value given on the command line)") from None
+        raise
     for k, name in enumerate(cfg.papers):
         if name not in PAPERS:
             raise SpecError(str(path), f"papers[{k}]", name, f"unknown paper; allowed: {', '.join(PAPERS)}")
     return cfg
 
 
-def load_plan(config_path: str | Path = "config/config.yaml", tier: str | None = None, papers: list[str] | None = None) -> Plan:
+def load_plan(config_path: str | Path = "config/config.yaml", tier: str | None = None, papers: list[str] | None = None,
+              overrides: dict[str, Any] | None = None) -> Plan:
+    from .guards import check_data_file, check_plan
+
     config_path = Path(config_path)
-    cfg = load_config(config_path, tier, papers)
+    cfg = load_config(config_path, tier, papers, overrides)
+    check_data_file(cfg, config_path)
     plan = Plan(cfg, config_path, {}, {}, {}, [], datasets=load_datasets(config_path.parent / cfg.data))
     for name in cfg.papers:
         _load_paper(plan, config_path.parent / "papers" / f"{name}.yaml", name)
+    check_plan(plan)
     return plan
 
 
@@ -148,13 +168,13 @@ def _load_paper(plan: Plan, file: Path, name: str) -> None:
         deviations = apply_overrides(doc, tiers[plan.tier], f, plan.tier)
     presets = doc.get("presets") or {}
     if isinstance(presets, dict):
+        presets = doc["presets"] = resolve_presets(presets, f)
         _check_presets(presets, f)
+    groups: dict[str, dict[str, list[dict]]] = {}
+    budgets: dict[str, dict[str, int]] = {}
     for fkey, fig in (doc.get("figures") or {}).items():
-        if isinstance(fig, dict) and isinstance(fig.get("runs"), dict):
-            fig["runs"] = {
-                r: expand_presets(run, presets, f, f"figures.{fkey}.runs.{r}") if isinstance(run, dict) else run
-                for r, run in fig["runs"].items()
-            }
+        if isinstance(fig, dict):
+            groups[fkey], budgets[fkey] = _expand_figure(fig, presets, f, f"figures.{fkey}")
     paper = _validate_with_overrides(doc, f, deviations, plan.tier)
     plan.papers[name] = paper
     plan.deviations += deviations
@@ -165,12 +185,62 @@ def _load_paper(plan: Plan, file: Path, name: str) -> None:
             raise SpecError(f, where, fkey, f"unknown figure of paper '{name}'; allowed: {', '.join(registry)}")
         plot_cls = registry[fkey]
         plot = _validate(plot_cls, fig.plot, f, f"{where}.plot")
-        _check_plot(plot, plot_cls, fig, paper, f, where)
+        _check_plot(plot, plot_cls, fig, paper, f, where, groups.get(fkey, {}))
         runs = _resolve_runs(plan, fig, f, where, f"{name}/{fkey}")
         probes = _resolve_probes(plan, fig, runs, f, where)
         devs = [d for d in deviations if d["scope"] == f"{name}/{fkey}"]
         target = f"{name}_{fkey}"
-        plan.figures[target] = ResolvedFigure(name, fkey, fig, plot, runs, devs, probes)
+        fig = resolve_claims(fig, _namespace(plan, fig, runs, plot, paper), f, where)
+        fig = fig.model_copy(update={"claims": [_for_tier(c, plan.tier) for c in fig.claims]})
+        plan.figures[target] = ResolvedFigure(name, fkey, fig, plot, runs, devs, probes, groups.get(fkey, {}), list(fig.seeds or []))
+
+
+def _expand_figure(fig: dict, presets: dict, f: str, where: str) -> tuple[dict[str, list[dict]], dict[str, int]]:
+    """Presets merged into each run, then the figure's seeds, the sweeps, and the steps written
+    as percentages of a budget (in place); returns the groups and each run's budget."""
+    if not isinstance(fig.get("runs"), dict):
+        return {}, {}
+    runs = {r: expand_presets(run, presets, f, f"{where}.runs.{r}") if isinstance(run, dict) else run for r, run in fig["runs"].items()}
+    runs, groups = expand_runs(runs, f, f"{where}.runs")
+    fig["runs"] = runs
+    if fig.get("seeds") is not None:
+        groups = replicate_figure(fig, fig["seeds"], groups, f, where)
+    budgets: dict[str, int] = {}
+    for r, run in fig["runs"].items():
+        if isinstance(run, dict):
+            budget = run.pop("budget", None)
+            fig["runs"][r] = resolve_percent_steps(run, budget, f, f"{where}.runs.{r}")
+            if budget is not None:
+                budgets[r] = budget
+    for p, probe in (fig.get("probes") or {}).items():
+        if isinstance(probe, dict):
+            fig["probes"][p] = _percent_points(probe, budgets, f, f"{where}.probes.{p}")
+    return groups, budgets
+
+
+def _percent_points(node: Any, budgets: dict[str, int], f: str, where: str) -> Any:
+    """A probe's ``{run, step: "<p>%"}`` points, in steps of that run's budget."""
+    if isinstance(node, list):
+        return [_percent_points(v, budgets, f, f"{where}[{i}]") for i, v in enumerate(node)]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _percent_points(v, budgets, f, f"{where}.{k}") for k, v in node.items()}
+    if is_percent(out.get("step")) and isinstance(out.get("run"), str):
+        if out["run"] not in budgets:
+            raise SpecError(f, f"{where}.step", out["step"], f"a percentage needs run '{out['run']}' to have a `budget`")
+        out["step"] = percent_of(out["step"], budgets[out["run"]])
+    return out
+
+
+def _for_tier(claim: Any, tier: str) -> Any:
+    known = {t: r for t, r in claim.known_failure.items() if t == tier}
+    return claim if known == claim.known_failure else claim.model_copy(update={"known_failure": known})
+
+
+def _namespace(plan: Plan, fig: FigureSpec, runs: dict[str, str], plot: PlotSpec, paper: PaperSpec) -> dict:
+    """What a claim's expression may read: the figure's resolved runs, its plot, the presets."""
+    return {"runs": {name: plan.runs[rid].spec.model_dump(mode="json") for name, rid in runs.items()},
+            "plot": plot.model_dump(mode="json"), "presets": paper.presets}
 
 
 def _resolve_probes(plan: Plan, fig: FigureSpec, runs: dict[str, str], f: str, where: str) -> dict[str, str]:
@@ -209,8 +279,9 @@ def _check_points(plan: Plan, probe: Any, used: dict[str, str], f: str, pwhere: 
                             f"its model differs from run '{first}''s; the points of one landscape must share a model")
 
 
-def _check_plot(plot: PlotSpec, cls: type[PlotSpec], fig: FigureSpec, paper: PaperSpec, f: str, where: str) -> None:
-    for kind, have, needed in (("runs", fig.runs, cls.required_runs), ("probes", fig.probes, cls.required_probes)):
+def _check_plot(plot: PlotSpec, cls: type[PlotSpec], fig: FigureSpec, paper: PaperSpec, f: str, where: str,
+                groups: dict[str, list[dict]]) -> None:
+    for kind, have, needed in (("runs", [*fig.runs, *groups], cls.required_runs), ("probes", [*fig.probes, *groups], cls.required_probes)):
         if any(n not in have for n in needed):
             raise SpecError(f, f"{where}.{kind}", sorted(have), f"this figure needs {kind} named {list(needed)}")
     for row_key, row in _named(plot, "preset"):
@@ -258,14 +329,16 @@ def _block_type(key: str) -> Any:
 def _check_presets(presets: dict, f: str) -> None:
     """Presets are partial runs, merged into runs by ``extends``: a block that names its kind
     (``name: ...``) must be valid on its own; nameless blocks are fragments checked once merged."""
-    fields = RunSpec.model_fields
+    fields = tuple(RunSpec.model_fields)
     for name, preset in presets.items():
         if not isinstance(preset, dict):
             raise SpecError(f, f"presets.{name}", preset, "a preset is a mapping of run keys")
         for key, value in preset.items():
             where = f"presets.{name}.{key}"
+            if key in FAMILY_KEYS:
+                continue  # checked where a run uses the preset (spec/expand.py)
             if key not in fields:
-                raise SpecError(f, where, key, f"unknown key; allowed keys: {', '.join(fields)}")
+                raise SpecError(f, where, key, f"unknown key; allowed keys: {', '.join(fields + FAMILY_KEYS)}")
             if isinstance(value, dict) and "name" not in value:
                 continue
             tp = _block_type(key)

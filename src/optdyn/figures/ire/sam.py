@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.figures.ire.toy import kappa_of
 from optdyn.figures.tables import draw_table
@@ -24,21 +25,26 @@ def _measure(name: str, run, skip: int, max_drop: float) -> dict:
     model = run.spec.model
     p = model.flat_dims + model.sharp_dims
     row = {"run": name, "kind": sam.perturbation, "eta": run.spec.schedule.lr, "rho": sam.rho,
-           "kappa": kappa_of(run), "ire": find(run.spec.optimizer, "ire") is not None, "p": p}
-    df = run.metrics.dropna(subset=["log_u_norm"]).reset_index(drop=True)
+           "kappa": kappa_of(run), "ire": find(run.spec.optimizer, "ire") is not None, "p": p,
+           "diverged_at": diverged.diverged_at(run)}
+    df = diverged.finite_metrics(run, "log_u_norm")  # a diverged run's up to its last finite step
     log_u = df["log_u_norm"].to_numpy()
     # phase II only, and only while |u| is well above the noise floor that average SAM's random
     # perturbation of u sets (the drift is exponential, the floor is not)
-    fell = np.flatnonzero(log_u < log_u[0] - max_drop)
-    end = int(df["step"].iloc[fell[0]]) if fell.size else int(df["step"].iloc[-1]) + 1
+    fell = np.flatnonzero(log_u < log_u[0] - max_drop) if log_u.size else np.zeros(0, int)
+    end = int(df["step"].iloc[fell[0]]) if fell.size else int(df["step"].max()) + 1 if log_u.size else 0
     window = df[(df["step"] >= skip) & (df["step"] < end)]
-    row["rate"] = theory.decay_rate(window["step"], window["log_u_norm"])
-    row["fit_steps"] = f"{int(window['step'].iloc[0])}-{int(window['step'].iloc[-1])}"
+    row["rate"] = diverged.guarded(run, theory.decay_rate, window["step"], window["log_u_norm"])
+    row["fit_steps"] = f"{int(window['step'].iloc[0])}-{int(window['step'].iloc[-1])}" if len(window) else "-"
     row["v_sq_late"] = float(df["v_sq"][df["step"] >= skip].mean())
-    row["peak_loss"] = float(run.metrics["batch_loss"].max())
+    row["peak_loss"] = _peak_loss(run)
     row["predicted"] = float(theory.effective_lr(sam.perturbation, row["eta"], row["rho"], row["kappa"], p))
     row["measured_over_predicted"] = row["rate"] / row["predicted"]
     return row
+
+
+def _peak_loss(run) -> float:
+    return float("inf") if run.diverged else float(run.metrics["batch_loss"].max())
 
 
 def _slope(df: pd.DataFrame, x: str) -> float:
@@ -88,6 +94,9 @@ def tab06(ctx: FigureContext) -> FigureOutput:
             label = ("IRE ($\\kappa = 1/\\rho$)" if ire else "SAM") + f", slope {_slope(part, x):.2f}"
             ax.loglog(part[x], part["rate"], marker, color=color, ms=7, label=label)
             ax.loglog(part[x], part["predicted"], "--", color=color, lw=1)
+            for _, bad in part[part["diverged_at"].notna()].iterrows():  # no rate: an x on its prediction
+                ax.loglog([bad[x]], [bad["predicted"]], "x", color="tab:red", ms=10, mew=2.5,
+                          label=f"{bad['run']} diverged at step {int(bad['diverged_at'])}")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("$\\eta_{\\rm eff}$ = decay rate of ln|u|")
         ax.set_title(title + "\n(dashed: $(1+\\kappa)\\eta\\rho^2$" + (" / p)" if x != "rho" else ")"), fontsize=10)
@@ -108,12 +117,12 @@ def tab06(ctx: FigureContext) -> FigureOutput:
         "global_lr_status": glob.status["status"],
         "standard_ire_over_sam_v_sq": (std_ire["v_sq_late"].to_numpy() / std_sam["v_sq_late"].to_numpy()).tolist(),
         "standard_peak_loss": {"SAM": std_sam["peak_loss"].tolist(), "IRE": std_ire["peak_loss"].tolist(),
-                               f"SAM at lr {glob.spec.schedule.lr:g}": float(glob.metrics["batch_loss"].max())},
+                               f"SAM at lr {glob.spec.schedule.lr:g}": _peak_loss(glob)},
         "peak_loss_ire_over_sam_max": float((std_ire["peak_loss"].to_numpy() / std_sam["peak_loss"].to_numpy()).max()),
-        "peak_loss_global_lr_over_ire": float(glob.metrics["batch_loss"].max() / std_ire["peak_loss"].iloc[-1]),
+        "peak_loss_global_lr_over_ire": float(_peak_loss(glob) / std_ire["peak_loss"].iloc[-1]),
         "measured_over_predicted": dict(zip(rows["run"], rows["measured_over_predicted"].round(4))),
     }
-    return FigureOutput(fig, rows, values)
+    return FigureOutput(fig, rows, diverged.finish(ctx, fig, values))
 
 
 def _ratio_range(df: pd.DataFrame, ire: bool) -> str:

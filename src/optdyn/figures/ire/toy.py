@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.optim.optimizers import find
 from optdyn.registry import figure
@@ -19,7 +20,8 @@ def kappa_of(run) -> float:
 
 
 def _path(run) -> pd.DataFrame:
-    return run.metrics.dropna(subset=["u", "v"])[["step", "u", "v", "sharpness"]].reset_index(drop=True)
+    """The (u, v) path; a diverged run's up to its last finite point."""
+    return diverged.finite_metrics(run, "u", "v")[["step", "u", "v", "sharpness"]]
 
 
 def _converged_at(path: pd.DataFrame, below: float) -> int | None:
@@ -51,14 +53,17 @@ def fig01(ctx: FigureContext) -> FigureOutput:
 
     ax = axes[0]
     _contours(ax, (0.990, 1.0005), (-0.0105, 0.0105))
-    ax.plot(p1["u"], p1["v"], "-", color="tab:blue", lw=0.3, alpha=0.7, label=f"GD, $\\eta$ = {gd1.spec.schedule.lr:g}")
+    ax.plot(p1["u"], p1["v"], "-", color="tab:blue", lw=0.3, alpha=0.7,
+            label=diverged.label(f"GD, $\\eta$ = {gd1.spec.schedule.lr:g}", gd1))
+    diverged.mark_end(ax, gd1, p1["u"], p1["v"])
     ax.plot(start["u"], start["v"], "ko", ms=6)
     ax.set_title("(a) GD, $\\eta$ = 1: slow drift along M")
     ax.legend(loc="lower left", fontsize=8)
 
     ax = axes[1]
     _contours(ax, (-0.5, 1.5), (-0.5, 0.5))
-    ax.plot(p2["u"], p2["v"], ".-", color="tab:red", lw=1, ms=5, label=f"GD, $\\eta$ = {gd2.spec.schedule.lr:g} ({gd2.status['status']})")
+    ax.plot(p2["u"], p2["v"], ".-", color="tab:red", lw=1, ms=5, label=diverged.label(f"GD, $\\eta$ = {gd2.spec.schedule.lr:g}", gd2))
+    diverged.mark_end(ax, gd2, p2["u"], p2["v"], color="k")
     ax.plot(start["u"], start["v"], "ko", ms=6)
     ax.set_title("(b) GD, $\\eta$ = 2: diverges")
     ax.legend(loc="lower left", fontsize=8)
@@ -69,7 +74,8 @@ def fig01(ctx: FigureContext) -> FigureOutput:
     colors = plt.cm.copper(np.linspace(0.15, 0.75, len(ire_runs)))
     for (kappa, run), color in zip(ire_runs, colors):
         path = _path(run)
-        ax.plot(path["u"], path["v"], ".-", color=color, lw=1, ms=4, label=f"GD-IRE, $\\kappa$ = {kappa:g}")
+        ax.plot(path["u"], path["v"], ".-", color=color, lw=1, ms=4, label=diverged.label(f"GD-IRE, $\\kappa$ = {kappa:g}", run))
+        diverged.mark_end(ax, run, path["u"], path["v"])
     ax.plot(start["u"], start["v"], "ko", ms=6)
     ax.set_title("(c) GD-IRE ($\\eta$ = 1) vs GD")
     ax.legend(loc="upper left", fontsize=8)
@@ -93,7 +99,12 @@ def fig01(ctx: FigureContext) -> FigureOutput:
     }
     runs = [("GD eta=1", gd1), ("GD eta=2", gd2)] + [(f"GD-IRE kappa={k:g}", r) for k, r in ire_runs]
     data = pd.concat([_path(r).assign(run=name) for name, r in runs], ignore_index=True)
-    return FigureOutput(fig, data, values)
+    ire_names = [n for n in ctx.runs if n not in ("gd_eta1", "gd_eta2")]
+    uses = {"gd_eta1_final_u": ["gd_eta1"], "gd_eta1_converged_at": ["gd_eta1"], "gd_eta2_diverged": ["gd_eta2"],
+            "ire_kappas": [], "ire_final_u": ire_names, "ire_converged_at": ire_names,
+            "first_step_v_unchanged": ["gd_eta1", *ire_names], "ire_max_abs_v_over_v0": ["gd_eta1", *ire_names]}
+    # GD with eta = 2 diverges in the paper too: that is the result its claim checks
+    return FigureOutput(fig, data, diverged.finish(ctx, fig, values, uses=uses, expected=["gd_eta2"]))
 
 
 def _window_rate(df: pd.DataFrame, lo: float, hi: float, skip: int) -> float:
@@ -112,13 +123,15 @@ def appA(ctx: FigureContext) -> FigureOutput:
     frames, rate, v_sq, v_theory = [], {}, {}, {}
     sgd_vsq = None
     for kappa, run in runs:
-        df = run.metrics.dropna(subset=["u"]).reset_index(drop=True)
+        df = diverged.finite_metrics(run, "u")
         eta, sigma = run.spec.schedule.lr, run.spec.model.label_noise
         h = df["sharpness"].to_numpy()  # 1 + |u|^2 averaged over chains
         eq = theory.sgd_v_variance(eta, sigma, h)
-        ax_u.semilogy(df["step"], df["u"], label=f"$\\kappa$ = {kappa:g}" + (" (SGD)" if kappa == 0 else " (SGD-IRE)"))
-        ax_v.plot(df["step"], df["v_sq"], lw=0.8, label=f"$\\kappa$ = {kappa:g}")
-        rate[kappa] = _window_rate(df, lo, hi, skip)
+        ax_u.semilogy(df["step"], df["u"], label=diverged.label(f"$\\kappa$ = {kappa:g}" + (" (SGD)" if kappa == 0 else " (SGD-IRE)"), run))
+        ax_v.plot(df["step"], df["v_sq"], lw=0.8, label=diverged.label(f"$\\kappa$ = {kappa:g}", run))
+        diverged.mark_end(ax_u, run, df["step"], df["u"])
+        diverged.mark_end(ax_v, run, df["step"], df["v_sq"])
+        rate[kappa] = diverged.guarded(run, _window_rate, df, lo, hi, skip)
         late = (df["step"] >= skip).to_numpy()
         v_sq[kappa] = float(df["v_sq"][late].mean())
         v_theory[kappa] = float((df["v_sq"][late] / eq[late]).mean())
@@ -150,9 +163,10 @@ def appA(ctx: FigureContext) -> FigureOutput:
         "drift_rate_ratio": [rate[k] / rate[0.0] for k in ire],
         "v_sq_mean": {f"{k:g}": v_sq[k] for k in v_sq},
         "v_sq_over_theory": [v_theory[k] for k, _ in runs],
-        "v_sq_ratio_to_sgd": [_ratio_at_equal_sharpness(frames[i + 1], sgd_vsq, sgd_h, skip) for i in range(len(ire))],
+        "v_sq_ratio_to_sgd": [diverged.guarded([r for _, r in runs], _ratio_at_equal_sharpness, frames[i + 1], sgd_vsq, sgd_h, skip)
+                              for i in range(len(ire))],
     }
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))
 
 
 def _ratio_at_equal_sharpness(df: pd.DataFrame, sgd_vsq: pd.Series, sgd_h: pd.Series, skip: int) -> float:

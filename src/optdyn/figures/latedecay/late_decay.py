@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from scipy.stats import spearmanr
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.models.latedecay import ReparamLinearProblem
 from optdyn.registry import figure
@@ -38,8 +39,9 @@ def fig01toy(ctx: FigureContext) -> FigureOutput:
     _, m_train = replica_matrix(main, "train_loss")
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.6))
     ax = axes[0]
-    ax.plot(m_steps, m_train.mean(axis=1), color="tab:blue", label="train loss")
+    ax.plot(m_steps, m_train.mean(axis=1), color="tab:blue", label=diverged.label("train loss", main))
     ax.plot(m_steps, m_test.mean(axis=1), color="tab:orange", label="test loss")
+    diverged.mark_end(ax, main, m_steps, m_train.mean(axis=1))
     ax.axhline(test_dag, color="tab:orange", ls=":", lw=1, label=r"test loss of $w^\dagger$")
     for k, _, _ in branches:
         ax.axvline(k, color="grey", lw=0.5, ls="--")
@@ -55,16 +57,21 @@ def fig01toy(ctx: FigureContext) -> FigureOutput:
         _, dist = replica_matrix(run, "dist_dagger")
         maps["train_loss"].append(train.mean(axis=1))
         maps["test_loss"].append(test.mean(axis=1))
-        finals.append({"decay_step": k, "run": name, "final_test": test[-1].mean(), "final_test_sem": test[-1].std() / np.sqrt(test.shape[1]),
-                       "final_train": train[-1].mean(), "pre_decay_train": _at(m_steps, m_train, k).mean(),
-                       "final_norm": norm[-1].mean(), "final_dist_dagger": dist[-1].mean()})
+        if run.diverged:  # no final state: its subpath stops at the divergence (NaN from there on)
+            finals.append({"decay_step": k, "run": name, "final_test": np.nan, "final_test_sem": np.nan, "final_train": np.nan,
+                           "pre_decay_train": np.nan, "final_norm": np.nan, "final_dist_dagger": np.nan,
+                           "diverged_at": diverged.diverged_at(run)})
+        else:
+            finals.append({"decay_step": k, "run": name, "final_test": test[-1].mean(), "final_test_sem": test[-1].std() / np.sqrt(test.shape[1]),
+                           "final_train": train[-1].mean(), "pre_decay_train": _at(m_steps, m_train, k).mean(),
+                           "final_norm": norm[-1].mean(), "final_dist_dagger": dist[-1].mean()})
         rows.append(pd.DataFrame({"decay_step": k, "run": name, "steps_after_decay": steps - k,
                                   "train_loss_mean": train.mean(axis=1), "test_loss_mean": test.mean(axis=1)}))
-    after = rows[0]["steps_after_decay"].to_numpy()
+    after = max((r["steps_after_decay"].to_numpy() for r in rows), key=len)
     decay = np.array([b[0] for b in branches])
     eta_s = branches[0][2].spec.schedule.lr
     for ax, key, label in ((axes[1], "train_loss", "(b) train loss"), (axes[2], "test_loss", "(c) test loss")):
-        Z = np.array([z[: len(after)] for z in maps[key]])
+        Z = np.array([np.pad(z[: len(after)], (0, len(after) - len(z[: len(after)])), constant_values=np.nan) for z in maps[key]])
         mesh = ax.pcolormesh(after, decay, Z, shading="nearest", norm=LogNorm(), cmap="viridis")
         fig.colorbar(mesh, ax=ax)
         ax.set(xlabel=fr"steps after decay ($\eta_S$ = {eta_s:g})", ylabel="decay step", title=f"{label} of the subpaths")
@@ -78,6 +85,9 @@ def fig01toy(ctx: FigureContext) -> FigureOutput:
     twin.plot(fin["decay_step"], fin["final_norm"], "s--", color="tab:purple", label=r"final $\|w\|$")
     twin.axhline(r_dag, color="tab:purple", ls=":", lw=1)
     twin.set_ylabel(r"$\|w\|$ (dotted: $\|w^\dagger\|$)")
+    for _, bad in fin[fin["final_test"].isna()].iterrows():
+        ax.axvline(bad["decay_step"], color="tab:red", lw=1.5, ls="--",
+                   label=f"decay at {bad['decay_step']}: diverged at step {bad['diverged_at']}")
     twin.grid(False)
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     ax.legend(handles=handles, fontsize=8)
@@ -95,4 +105,4 @@ def fig01toy(ctx: FigureContext) -> FigureOutput:
         "post_decay_train_over_pre_decay": float((fin["final_train"] / fin["pre_decay_train"]).mean()),
         "final_train_loss": fin["final_train"].tolist(),
     }
-    return FigureOutput(fig, pd.concat(rows + [fin.assign(kind="final")], ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(rows + [fin.assign(kind="final")], ignore_index=True), diverged.finish(ctx, fig, values))

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.models.latedecay import ReparamLinearProblem
 from optdyn.registry import figure
@@ -16,8 +17,9 @@ from optdyn.train.results import RunResult
 
 
 def replica_matrix(run: RunResult, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, values of shape (steps, replicas)) of a per-replica metric, eval rows only."""
-    df = run.metrics
+    """(steps, values of shape (steps, replicas)) of a per-replica metric, eval rows only (a
+    diverged run's up to its last finite step)."""
+    df = diverged.finite_metrics(run)
     cols = [c for c in df.columns if c.startswith(f"{name}[")]
     cols.sort(key=lambda c: int(c[len(name) + 1 : -1]))
     rows = df[cols].notna().all(axis=1)
@@ -94,26 +96,32 @@ def fig04(ctx: FigureContext) -> FigureOutput:
         mean = norms.mean(axis=1)
         start = int(np.searchsorted(steps, plot.ode_start_step))
         t = eta_s2[0] * steps
-        ode = theory.norm_trajectory(inst, mean[start], t[start:], *eta_s2)
-        gaps.append(float(np.max(np.abs(mean[start:] - ode) / ode)))
-        norm_ratio.append(float(mean[-1] / r_dag))
-        dist_ratio.append(float(dists[-1].mean() / dists[start].mean()))
+        ode = np.full(len(steps) - start, np.nan)
+        with diverged.tolerated(run):  # a diverged run's path may not reach the ODE's start: no stats
+            ode = theory.norm_trajectory(inst, mean[start], t[start:], *eta_s2)
+            gaps.append(float(np.max(np.abs(mean[start:] - ode) / ode)))
+        norm_ratio.append(float(mean[-1] / r_dag) if not run.diverged else np.nan)
+        with diverged.tolerated(run):
+            dist_ratio.append(float(dists[-1].mean() / dists[start].mean()))
         lin, b19 = theory.linearized_rate(inst, *eta_s2), theory.b19_rate(inst, *eta_s2)
         rate_ratio.append(lin / b19)
         printed_ratio.append(lin / theory.b19_rate(inst, *eta_s2, as_printed=True))
-        r_lo = max(float(norms[start:].min()), r_dag * (1 + 1e-9))
-        c_min.append(float(theory.C_of_w(theory.manifold_point(inst, r_lo), inst.X, g) / inst.X.shape[0]))
+        with diverged.tolerated(run):
+            r_lo = max(float(norms[start:].min()), r_dag * (1 + 1e-9))
+            c_min.append(float(theory.C_of_w(theory.manifold_point(inst, r_lo), inst.X, g) / inst.X.shape[0]))
         radii = np.geomspace(r_dag * 1.01, 3.0, 12)
         towards += _towards_col_x(inst, np.array([theory.manifold_point(inst, r) for r in radii]))
         # (3.13): the stationary normal fluctuation costs E L = (sigma^2 eta / 4) tr hess L on M
-        late = steps >= steps[-1] * (1 - plot.late_fraction)
-        predicted = 0.25 * eta_s2[0] * eta_s2[1] * theory.hessian_trace_on_manifold(inst, norms[late])
-        ou.append(float(train[late].mean() / predicted.mean()))
+        with diverged.tolerated(run):
+            late = steps >= steps[-1] * (1 - plot.late_fraction)
+            predicted = 0.25 * eta_s2[0] * eta_s2[1] * theory.hessian_trace_on_manifold(inst, norms[late])
+            ou.append(float(train[late].mean() / predicted.mean()))
 
         ax = axes[1]
         lo, hi = np.percentile(norms, [10, 90], axis=1)
         ax.fill_between(t, lo, hi, color=color, alpha=0.2)
-        ax.plot(t, mean, color=color, lw=1.6, label=fr"label-noise GD, $\gamma={g:g}$")
+        ax.plot(t, mean, color=color, lw=1.6, label=diverged.label(fr"label-noise GD, $\gamma={g:g}$", run))
+        diverged.mark_end(ax, run, t, mean)
         ax.plot(t[start:], ode, "--", color="k", lw=1.0)
         ax.axhline(r_dag, color=color, ls=":", lw=1.2)
         rows.append(pd.DataFrame({"panel": "b", "run": name, "gamma": g, "step": steps, "sde_time": t, "norm_mean": mean,
@@ -129,12 +137,12 @@ def fig04(ctx: FigureContext) -> FigureOutput:
     values.update(
         drift_towards_col_x_where_c_positive=bool(all(towards)), norm_over_w_dagger=norm_ratio,
         dist_dagger_final_over_start=dist_ratio[0], dist_dagger_final_over_start_per_gamma=dist_ratio,
-        ode_max_rel_gap=max(gaps), ode_max_rel_gap_per_gamma=gaps, linearized_rate_over_b19=min(rate_ratio),
+        ode_max_rel_gap=max(gaps, default=np.nan), ode_max_rel_gap_per_gamma=gaps, linearized_rate_over_b19=min(rate_ratio),
         linearized_rate_over_b19_per_gamma=rate_ratio, linearized_rate_over_b19_as_printed=printed_ratio,
-        min_c_over_d_on_path=min(c_min), train_loss_over_ou_prediction=ou)
+        min_c_over_d_on_path=min(c_min, default=np.nan), train_loss_over_ou_prediction=ou)
     values["timescale_collapse_max_rel_spread"] = _collapse_panel(axes[3], ctx, rows)
     fig.tight_layout()
-    return FigureOutput(fig, pd.concat(rows, ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(rows, ignore_index=True), diverged.finish(ctx, fig, values))
 
 
 def _plane_panel(ax, run: RunResult, inst: theory.Instance, rows: list) -> None:
@@ -177,8 +185,12 @@ def _collapse_panel(ax, ctx: FigureContext, rows: list) -> float:
         eta, s = run.spec.schedule.lr, run.spec.model.label_noise
         steps, norms = replica_matrix(run, "norm")
         clock = s * s * eta * eta * steps
-        ax.plot(clock, norms.mean(axis=1), lw=1.4, label=fr"$\eta$={eta:g}, s={s:g}")
-        at_marks.append(np.interp(ctx.plot.collapse_marks, clock, norms.mean(axis=1)))
+        ax.plot(clock, norms.mean(axis=1), lw=1.4, label=diverged.label(fr"$\eta$={eta:g}, s={s:g}", run))
+        diverged.mark_end(ax, run, clock, norms.mean(axis=1))
+        # a diverged run has no norm after its divergence: NaN there, not its last value
+        marks = np.asarray(ctx.plot.collapse_marks, float)
+        at = np.interp(marks, clock, norms.mean(axis=1)) if len(clock) else np.full(len(marks), np.nan)
+        at_marks.append(np.where(marks <= (clock[-1] if len(clock) else -np.inf), at, np.nan) if run.diverged else at)
         rows.append(pd.DataFrame({"panel": "d", "run": name, "eta": eta, "s": s, "step": steps, "clock": clock,
                                   "norm_mean": norms.mean(axis=1)}))
     for m in ctx.plot.collapse_marks:

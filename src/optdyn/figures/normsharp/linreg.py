@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.models.normsharp import LinearRegressionBNProblem
 from optdyn.registry import figure
@@ -27,18 +28,26 @@ def fig04(ctx: FigureContext) -> FigureOutput:
     run, osc, win = ctx.runs["main"], ctx.runs["osc"], ctx.runs["window"]
     df, odf, wdf = S.gdwd_frame(run), S.gdwd_frame(osc), S.gdwd_frame(win)
     ev = df.dropna(subset=["sharpness_phi"]).reset_index(drop=True)
-    lr, wd = S.hyper(run)
     entry = S.eos_entry(odf, "sharpness_phi")  # at the osc branch's 10-step resolution
+    test_flat, sharp_flat = _flattest(run)
+    # (a diverged run may leave too little to measure: then every metric is NaN, and voided)
+    values = diverged.guarded(ctx.runs.values(), _values, df, odf, wdf, ev, entry, test_flat, sharp_flat, *S.hyper(run),
+                              default=diverged.unmeasured(ctx))
+    fig = _draw(ctx, df, odf, wdf, ev, entry, test_flat)
+    data = df[["step", "train_loss", "two_over_eta", "test_loss", "sharpness_phi", "h", "dist_to_flattest"]]
+    return FigureOutput(fig, data, diverged.finish(ctx, fig, values))
+
+
+def _values(df, odf, wdf, ev, entry, test_flat, sharp_flat, lr, wd) -> dict:
     start = entry if entry is not None else int(odf["step"].iloc[0])
     zone = odf.dropna(subset=["sharpness_phi"])
     zone = zone[zone["step"] >= start]
     abs_h = zone["h"].abs().to_numpy()
     # a rise and fall of |h_t| counts if it stands out by 5% of the window's largest |h|
     period = S.peak_period(abs_h, zone["step"].to_numpy(), prominence=0.05 * abs_h.max())
-    test_flat, sharp_flat = _flattest(run)
     at = ev[ev["step"] <= start].iloc[-1]
     h_win = np.sign(wdf["h"].to_numpy())
-    values = {
+    return {
         "train_loss_before_eos": float(df.loc[df["step"] < start, "train_loss"].min()),
         "eos_entry_step": entry,
         "log10_eos_train_loss": float(np.log10(df.loc[df["step"] >= start, "train_loss"].median())),
@@ -56,6 +65,9 @@ def fig04(ctx: FigureContext) -> FigureOutput:
         "sharpness_final_over_flattest": float(ev["sharpness_phi"].iloc[-1] / sharp_flat),
     }
 
+
+def _draw(ctx, df, odf, wdf, ev, entry, test_flat) -> plt.Figure:
+    lr, wd = S.hyper(ctx.runs["main"])
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.8), layout="constrained")
     ax = axes[0]
     ax.plot(ev["step"], ev["test_loss"], label="test loss")
@@ -66,7 +78,9 @@ def fig04(ctx: FigureContext) -> FigureOutput:
     ax.set(xlabel="step", title="(a) test loss / distance to (M)")
     ax.legend(fontsize=7, loc="upper right")
     ax2.legend(fontsize=7, loc="center right")
-    axes[1].semilogy(df["step"], df["train_loss"], lw=0.4)
+    axes[1].semilogy(df["step"], df["train_loss"], lw=0.4, label=diverged.label("main", ctx.runs["main"]))
+    diverged.mark_end(axes[1], ctx.runs["main"], df["step"], df["train_loss"])
+    axes[1].legend(fontsize=7)
     axes[1].set(xlabel="step", title="(b) train loss")
     ax = axes[2]
     oev = odf.dropna(subset=["sharpness_phi"])
@@ -75,15 +89,15 @@ def fig04(ctx: FigureContext) -> FigureOutput:
     ax.set(xlabel="step", title="(c) threshold vs sharpness at $\\phi_t$")
     ax.legend(fontsize=7)
     ax = axes[3]
-    ax.plot(oev["step"], oev["h"].abs(), lw=0.8, label=r"$|h_t|$ (every 10 steps)")
+    ax.plot(oev["step"], oev["h"].abs(), lw=0.8, label=diverged.label(r"$|h_t|$ (every 10 steps)", ctx.runs["osc"]))
+    diverged.mark_end(ax, ctx.runs["osc"], oev["step"], oev["h"].abs())
     ax.set(xlabel="step", title="(d) $|h_t|$")
     inset = ax.inset_axes([0.5, 0.12, 0.45, 0.35])
     inset.plot(wdf["step"].iloc[:40], wdf["h"].iloc[:40], ".-", lw=0.6, ms=3)
     inset.axhline(0, color="0.5", lw=0.5)
-    inset.set_title("$h_t$, every step", fontsize=7)
+    inset.set_title(diverged.label("$h_t$, every step", ctx.runs["window"]), fontsize=7)
     inset.tick_params(labelsize=6)
     for ax in axes:
         S.entry_line(ax, entry)
     fig.suptitle(f"Linear regression with BN, GD+WD (eta = {lr}, lambda = {wd})")
-    data = df[["step", "train_loss", "two_over_eta", "test_loss", "sharpness_phi", "h", "dist_to_flattest"]]
-    return FigureOutput(fig, data, values)
+    return fig

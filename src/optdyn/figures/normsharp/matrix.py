@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 
@@ -36,12 +37,14 @@ def _summary(run, settle: int = 1000) -> dict:
                   "gap": float(gap), "final_test": float(final["test_loss"])}
 
 
-def _panels(axes, s: dict, label: str = "") -> None:
+def _panels(axes, s: dict, label: str = "", run=None) -> None:
     df, ev, entry = s["df"], s["ev"], s["entry"]
     ax = axes[0]
     ax.semilogy(df["step"], df["train_loss"], lw=0.6, label="train")
     ax.semilogy(ev["step"], ev["test_loss"], lw=1.4, label="test")
-    ax.set(title=f"{label}loss", xlabel="step")
+    ax.set(title=diverged.label(f"{label}loss", run) if run is not None else f"{label}loss", xlabel="step")
+    if run is not None:
+        diverged.mark_end(ax, run, df["step"], df["train_loss"])
     ax = axes[1]
     ax.semilogy(ev["step"], ev["sharpness"], lw=1.2, label="spherical sharpness")
     ax.semilogy(df["step"], df["two_over_eta"], lw=1.0, ls="--", label=r"$2/\tilde\eta_t$")
@@ -72,14 +75,14 @@ def fig01(ctx: FigureContext) -> FigureOutput:
     run = ctx.runs["main"]
     s = _summary(run, ctx.plot.settle_steps)
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), layout="constrained")
-    _panels(axes, s)
+    _panels(axes, s, run=run)
     fig.suptitle(f"Matrix completion with BN, d = {run.spec.model.d}, N = {run.spec.model.observations}: GD+WD")
     values = {
         "test_loss_at_interpolation": s["plateau"], "test_loss_final": s.get("final_test"),
         "eos_entry_step": s["entry"], "eos_sharpness_ratio": s["ratio"], "sharpness_drop_ratio": s["drop"],
         "sv_gap_growth": s["gap"], "norm_recursion_max_rel_err": S.norm_recursion_error(s["df"]),
     }
-    return FigureOutput(fig, _tidy("main", s), values)
+    return FigureOutput(fig, _tidy("main", s), diverged.finish(ctx, fig, values))
 
 
 @figure("normsharp", "fig06", "fig07")
@@ -92,7 +95,7 @@ def sweep(ctx: FigureContext) -> FigureOutput:
     for j, name in enumerate(names):
         run = ctx.runs[name]
         s = _summary(run)
-        _panels(axes[:, j], s, label=f"N = {run.spec.model.observations}: ")
+        _panels(axes[:, j], s, label=f"N = {run.spec.model.observations}: ", run=run)
         frames.append(_tidy(name, s))
         values["observations"].append(run.spec.model.observations)
         values["eos_entry_steps"].append(s["entry"])
@@ -104,7 +107,7 @@ def sweep(ctx: FigureContext) -> FigureOutput:
     values["max_test_onset_lag"] = float(np.max(lags)) if not np.any(np.isnan(lags)) else float("nan")
     d = ctx.runs[names[0]].spec.model.d
     fig.suptitle(f"Matrix completion with BN, {d} x {d}, rank 2: GD+WD")
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))
 
 
 @figure("normsharp", "fig11")
@@ -124,7 +127,10 @@ def fig11(ctx: FigureContext) -> FigureOutput:
     a1.plot(df["step"], df["sharpness"], lw=0.8, label="spherical sharpness (at $\\theta_t$)")
     a1.plot(df["step"], df["two_over_eta"], lw=1.2, label=r"$2/\tilde\eta_t$")
     a1.set(ylabel="sharpness", title="Matrix completion (Fig. 1 run) around EoS entry")
-    a2.semilogy(df["step"], df["train_loss"], lw=0.6)
+    a2.semilogy(df["step"], df["train_loss"], lw=0.6, label=diverged.label("train loss", run))
+    diverged.mark_end(a2, run, df["step"], df["train_loss"])
+    if run.diverged:
+        a2.legend(fontsize=8)
     a2.set(xlabel="step", ylabel="train loss")
     for ax in (a1, a2):
         S.entry_line(ax, entry)
@@ -135,4 +141,4 @@ def fig11(ctx: FigureContext) -> FigureOutput:
     values = {"crossings": S.crossings(df["two_over_eta"], df["sharpness"]), "loss_period_steps": period,
               "predicted_small_period_steps": predicted, "window_start": int(df["step"].iloc[0]),
               "window_end": int(df["step"].iloc[-1])}
-    return FigureOutput(fig, df[["step", "train_loss", "sharpness", "two_over_eta", "norm_sq_rec"]], values)
+    return FigureOutput(fig, df[["step", "train_loss", "sharpness", "two_over_eta", "norm_sq_rec"]], diverged.finish(ctx, fig, values))

@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter
 from scipy.signal import find_peaks
 
+from optdyn.figures import diverged
 from optdyn.theory import normsharp as th
 
 
@@ -27,7 +28,7 @@ def hyper(run) -> tuple[float, float]:
 def gdwd_frame(run) -> pd.DataFrame:
     """One row per step: the logged columns plus ``norm_sq_rec`` (Lemma E.1 from the first
     logged ||w||^2) and ``two_over_eta`` = 2/eta~_t."""
-    df = run.metrics.sort_values("step").reset_index(drop=True)
+    df = diverged.finite_metrics(run).sort_values("step").reset_index(drop=True)  # a diverged run's up to its last finite step
     if not np.array_equal(np.diff(df["step"].to_numpy()), np.ones(len(df) - 1)):
         raise ValueError(f"run {run.run_id}: per-step rows are not contiguous")
     lr, wd = hyper(run)

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 from optdyn.theory import normsharp as th
@@ -39,7 +40,8 @@ def fig03(ctx: FigureContext) -> FigureOutput:
     t = np.linspace(0, np.pi / 2, 50)
     ax.plot(np.cos(t) / np.sqrt(2), np.cos(t) / np.sqrt(2), color="w", lw=4.5)  # halo on the dark valley
     ax.plot(np.cos(t) / np.sqrt(2), np.cos(t) / np.sqrt(2), color="k", lw=2, label=r"$\Gamma$: $x = y > 0$")
-    ax.plot(theta[:, 0], theta[:, 1], "-", color="C1", lw=0.7, marker=".", ms=2.5, label=r"$\theta_t$")
+    ax.plot(theta[:, 0], theta[:, 1], "-", color="C1", lw=0.7, marker=".", ms=2.5, label=diverged.label(r"$\theta_t$", run))
+    diverged.mark_end(ax, run, theta[:, 0], theta[:, 1])
     ax.plot(*theta[0, :2], "o", color="C0", label=r"$\theta_0$")
     ax.plot(1 / np.sqrt(2), 1 / np.sqrt(2), "*", color="red", ms=14, label=r"$\zeta^*$")
     ax.set(xlim=(-0.1, 1.0), ylim=(-0.1, 1.0), aspect="equal", xlabel="x", ylabel="y",
@@ -56,10 +58,17 @@ def fig03(ctx: FigureContext) -> FigureOutput:
     twin.grid(False)
     ax.legend(fontsize=7, loc="upper right")
     twin.legend(fontsize=7, loc="center right")
+    values = diverged.guarded(run, _values, df, theta, default=diverged.unmeasured(ctx))
+    data = df[["step", "train_loss", "sharpness", "two_over_eta"]].assign(x=theta[:, 0], y=theta[:, 1], z=theta[:, 2])
+    fig.suptitle(f"3-D scale-invariant toy, GD+WD (eta = {lr}, lambda = {wd})")
+    return FigureOutput(fig, data, diverged.finish(ctx, fig, values))
+
+
+def _values(df, theta: np.ndarray) -> dict:
     last, prev = theta[-1], theta[-2]
     mid = (last + prev) / np.linalg.norm(last + prev)
     hess = jax.hessian(th.toy3d_F)(jnp.asarray(mid))  # in F-coordinates: lambda_1 is rotation-invariant
-    values = {
+    return {
         "initial_two_over_eta": float(df["two_over_eta"].iloc[0]),
         "initial_manifold_sharpness": float(th.toy3d_sharpness_on_manifold(theta[0, 2])),
         "final_abs_z": float(abs(last[2])),
@@ -67,6 +76,3 @@ def fig03(ctx: FigureContext) -> FigureOutput:
         "final_sharpness_at_midpoint": float(np.linalg.eigvalsh(np.asarray(hess))[-1]),
         "period_two_residual": float(np.linalg.norm(last - theta[-3])),
     }
-    data = df[["step", "train_loss", "sharpness", "two_over_eta"]].assign(x=theta[:, 0], y=theta[:, 1], z=theta[:, 2])
-    fig.suptitle(f"3-D scale-invariant toy, GD+WD (eta = {lr}, lambda = {wd})")
-    return FigureOutput(fig, data, values)

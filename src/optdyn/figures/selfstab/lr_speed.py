@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 
@@ -27,7 +28,7 @@ def steps_to_loss(run, target: float) -> int | None:
 
 
 def _evals(run) -> pd.DataFrame:
-    return run.metrics.dropna(subset=["sharpness"]).sort_values("step").reset_index(drop=True)
+    return diverged.finite_metrics(run, "sharpness").sort_values("step").reset_index(drop=True)
 
 
 def final_mean(evals: pd.DataFrame, column: str, fraction: float) -> float:
@@ -65,9 +66,10 @@ def fig06(ctx: FigureContext) -> FigureOutput:
         eta = float(run.spec.schedule.lr)
         ev = _evals(run)
         color = f"C{k}"
-        label = f"$\\eta$ = {eta:g}"
-        per_step = run.metrics.dropna(subset=["batch_loss"]).sort_values("step")
+        label = diverged.label(f"$\\eta$ = {eta:g}", run)
+        per_step = diverged.finite_metrics(run, "batch_loss").sort_values("step")
         ax_loss.plot(per_step["step"], per_step["batch_loss"], color=color, lw=1.0, label=label)
+        diverged.mark_end(ax_loss, run, per_step["step"], per_step["batch_loss"])
         ax_acc.plot(ev["step"], ev["test_accuracy"], color=color, lw=1.2, label=label)
         ax_s.plot(ev["step"], ev["sharpness"], color=color, lw=1.2, label=label)
         ax_s.axhline(2.0 / eta, color=color, ls="--", lw=0.9)
@@ -77,8 +79,9 @@ def fig06(ctx: FigureContext) -> FigureOutput:
         final_acc.append(final_mean(ev, "test_accuracy", plot.final_fraction))
         frames.append(ev.assign(run=name, lr=eta, rule="fixed"))
     ev_inv = _evals(inverse)
-    per_step = inverse.metrics.dropna(subset=["batch_loss"]).sort_values("step")
-    ax_loss.plot(per_step["step"], per_step["batch_loss"], color="k", lw=1.0, label="$\\eta_t = 1/S(\\theta_t)$")
+    per_step = diverged.finite_metrics(inverse, "batch_loss").sort_values("step")
+    ax_loss.plot(per_step["step"], per_step["batch_loss"], color="k", lw=1.0, label=diverged.label("$\\eta_t = 1/S(\\theta_t)$", inverse))
+    diverged.mark_end(ax_loss, inverse, per_step["step"], per_step["batch_loss"])
     ax_acc.plot(ev_inv["step"], ev_inv["test_accuracy"], color="k", lw=1.2, label="$\\eta_t = 1/S(\\theta_t)$")
     ax_s.plot(ev_inv["step"], ev_inv["sharpness"], color="k", lw=1.2, label="$\\eta_t = 1/S(\\theta_t)$")
     frames.append(ev_inv.assign(run=plot.inverse_sharpness_run, lr=np.nan, rule="inverse_sharpness"))
@@ -110,4 +113,4 @@ def fig06(ctx: FigureContext) -> FigureOutput:
         "inverse_sharpness_slowdown_vs_largest_lr": _ratio(inv_steps, to_target[-1]),
         "largest_lr_test_accuracy_gain_over_inverse_sharpness": final_acc[-1] - inv_acc,
     }
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))

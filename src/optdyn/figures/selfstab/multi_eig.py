@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 
@@ -73,7 +74,7 @@ def fig05(ctx: FigureContext) -> FigureOutput:
     threshold = 2.0 / eta
     eig = eigen_table(ctx.probes["spectrum"], ctx.plot.k)
     crossings = crossing_steps(eig, threshold)
-    per_step = run.metrics.dropna(subset=["batch_loss"]).sort_values("step")
+    per_step = diverged.finite_metrics(run, "batch_loss").sort_values("step")
     steps, loss = per_step["step"].to_numpy(), per_step["batch_loss"].to_numpy(dtype=float)
 
     fig, (ax_eig, ax_loss) = plt.subplots(2, 1, figsize=(9, 7), sharex=True, height_ratios=[3, 2])
@@ -110,4 +111,4 @@ def fig05(ctx: FigureContext) -> FigureOutput:
     }
     frames = [eig.rename(columns=lambda r: f"lambda_{r + 1}").reset_index().assign(series="eigenvalues"),
               per_step[["step", "batch_loss"]].rename(columns={"batch_loss": "loss"}).assign(series="loss")]
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True).assign(lr=eta, two_over_eta=threshold), values)
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True).assign(lr=eta, two_over_eta=threshold), diverged.finish(ctx, fig, values))

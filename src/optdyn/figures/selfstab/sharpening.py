@@ -7,12 +7,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 
 
 def _series(run) -> pd.DataFrame:
-    df = run.metrics.dropna(subset=["sharpness"]).sort_values("step")
+    df = diverged.finite_metrics(run, "sharpness").sort_values("step")
     return df[["step", "loss", "sharpness"]].reset_index(drop=True)
 
 
@@ -33,7 +34,8 @@ def fig01(ctx: FigureContext) -> FigureOutput:
         threshold = 2.0 / eta
         i = onset(df, threshold)
         color = f"C{k}"
-        ax_loss.plot(df["step"], df["loss"], color=color, lw=1.2, label=f"$\\eta$ = {eta:g}")
+        ax_loss.plot(df["step"], df["loss"], color=color, lw=1.2, label=diverged.label(f"$\\eta$ = {eta:g}", run))
+        diverged.mark_end(ax_loss, run, df["step"], df["loss"])
         ax_s.plot(df["step"], df["sharpness"], color=color, lw=1.2, label=f"$\\eta$ = {eta:g}")
         ax_s.axhline(threshold, color=color, ls="--", lw=1.0)
         lrs.append(eta)
@@ -58,4 +60,4 @@ def fig01(ctx: FigureContext) -> FigureOutput:
         "max_rel_deviation_after_onset": max(abs(a - 1.0) for a in after) if after else None,
         "max_loss_ratio_end_over_onset": max(loss_ratio) if loss_ratio else None,
     }
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 from optdyn.theory import selfstab as theory
@@ -38,7 +39,7 @@ def fig02(ctx: FigureContext) -> FigureOutput:
     model, eta = run.spec.model, run.spec.schedule.lr
     if abs(model.eta - eta) > 1e-15 * eta:
         raise ValueError(f"selfstab fig02: the toy's eta ({model.eta}) must be the run's learning rate ({eta})")
-    df = run.metrics.sort_values("step").reset_index(drop=True)
+    df = diverged.finite_metrics(run).sort_values("step").reset_index(drop=True)  # a diverged run's up to its last finite step
     steps, x, y = df["step"].to_numpy(), df["x"].to_numpy(), df["y"].to_numpy()
     sharp, loss, loss_c = df["sharpness"].to_numpy(), df["loss"].to_numpy(), df["loss_constrained"].to_numpy()
     alpha, beta = float(df["alpha_ref"].iloc[0]), float(df["beta_ref"].iloc[0])
@@ -131,4 +132,4 @@ def fig02(ctx: FigureContext) -> FigureOutput:
     ax_all.set_title(f"whole run: {len(starts) - 1} cycles (orange: cycle starts)")
 
     data = df.assign(stage=labels, cycle=np.searchsorted(starts, np.arange(len(df)), side="right") - 1)
-    return FigureOutput(fig, data, values)
+    return FigureOutput(fig, data, diverged.finish(ctx, fig, values))

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 
@@ -147,7 +148,7 @@ def fig04(ctx: FigureContext) -> FigureOutput:
             ax_bottom.add_patch(Rectangle((df["step"].iloc[lo], y0), df["step"].iloc[hi] - df["step"].iloc[lo], y1 - y0,
                                           fill=False, ls="--", lw=0.9, ec="k"))
             ax_bottom.set_xlabel("steps after the first instability")
-        top[0].set_title(f"{_label(ctx.runs[name], df)}\ntrain loss", loc="left", fontsize=10)
+        top[0].set_title(f"{diverged.label(_label(ctx.runs[name], df), ctx.runs[name])}\ntrain loss", loc="left", fontsize=10)
         top[1].set_title("sharpness (two-step average)", fontsize=10)
         top[2].set_title("$\\|\\theta - \\theta^\\dagger\\|$", fontsize=10)
         for ax in (*top, *bottom):
@@ -184,4 +185,4 @@ def fig04(ctx: FigureContext) -> FigureOutput:
         "pred_sharpness_error": each("pred_sharpness_error"), "max_pred_sharpness_error": worst("pred_sharpness_error"),
         "pred_distance_error": each("pred_distance_error"), "max_pred_distance_error": worst("pred_distance_error"),
     }
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.precision import require_x64
 from optdyn.registry import figure
@@ -71,7 +72,9 @@ def fig07(ctx: FigureContext) -> FigureOutput:
     (decay_start, decay_end), = wsd.spec.schedule.decays
     tau = decay_end - decay_start
     cols = ["loss", "loss_det", "loss_sto"]
-    series = {name: ctx.runs[name].metrics.dropna(subset=["loss"]).set_index("step")[cols] for name in ("constant", "cosine", "wsd")}
+    # a diverged run's curves stop at its last finite step; readings after it are NaN
+    series = {name: diverged.finite_metrics(ctx.runs[name], "loss").set_index("step")[cols] for name in ("constant", "cosine", "wsd")}
+    series = {name: df.reindex(df.index.union([decay_start - tau, decay_start, decay_end])) for name, df in series.items()}
     lang = wsd.spec.data
     P, is_det = bigram.make_language(lang.n_deterministic, lang.n_stochastic, lang.names,
                                      lang.det_entropy_max, lang.sto_entropy_min, lang.seed)
@@ -81,7 +84,9 @@ def fig07(ctx: FigureContext) -> FigureOutput:
     titles = {"loss": "all cities", "loss_det": "deterministic cities", "loss_sto": "stochastic cities"}
     for ax, col in zip(axes, cols):
         for name, df in series.items():
-            ax.plot(df.index, df[col] - optimum[col], lw=1.5, label=name.upper() if name == "wsd" else name)
+            ax.plot(df.index, df[col] - optimum[col], lw=1.5,
+                    label=diverged.label(name.upper() if name == "wsd" else name, ctx.runs[name]))
+            diverged.mark_end(ax, ctx.runs[name], df.index, df[col] - optimum[col])
         ax.axvline(decay_start, color="0.4", ls=":", lw=0.8)
         ax.set_yscale("log")
         ax.set_title(f"{titles[col]} (optimum {optimum[col]:.3f} nats)")
@@ -105,5 +110,5 @@ def fig07(ctx: FigureContext) -> FigureOutput:
         "final_loss_det": {k: float(v["loss_det"].iloc[-1]) for k, v in series.items()},
         "final_loss_sto": {k: float(v["loss_sto"].iloc[-1]) for k, v in series.items()},
     }
-    frames = [df.reset_index().assign(schedule=name) for name, df in series.items()]
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+    frames = [df.dropna(how="all").reset_index().assign(schedule=name) for name, df in series.items()]
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))

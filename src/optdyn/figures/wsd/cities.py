@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 
@@ -56,13 +57,15 @@ def sec4_values(df: pd.DataFrame) -> dict:
     }
 
 
-def _excess_bars(ax, df: pd.DataFrame) -> None:
+def _excess_bars(ax, df: pd.DataFrame, runs: dict) -> None:
     """Mean loss above the entropy (the reachable part) per subpopulation and run."""
     groups = [("deterministic", df["is_det"]), ("stochastic", ~df["is_det"]), ("all", np.ones(len(df), bool))]
     x = np.arange(len(groups))
     for k, (run, color) in enumerate((("stable", "C2"), ("decay", "C1"))):
         heights = [float((df[f"loss_{run}"] - df["entropy"])[mask].mean()) for _, mask in groups]
-        ax.bar(x + (k - 0.5) * 0.38, heights, width=0.38, color=color, label=run)
+        bad = runs[run].diverged  # a diverged run's bars are hatched and say so
+        ax.bar(x + (k - 0.5) * 0.38, heights, width=0.38, color=color, label=diverged.label(run, runs[run]),
+               hatch="xx" if bad else None, edgecolor="tab:red" if bad else None)
     ax.set_xticks(x, [g for g, _ in groups])
     ax.set_ylabel("mean loss - entropy (nats)")
     ax.set_title("loss above the optimum, per subpopulation")
@@ -85,6 +88,6 @@ def sec4(ctx: FigureContext) -> FigureOutput:
     ax.set_ylabel("loss(stable) - loss(decay) on the name")
     ax.set_title(f"Spearman rho = {values['spearman_rho']:.3f} (p = {values['spearman_pvalue']:.1g}; paper 0.388)")
     ax.legend(fontsize=8, title="city type (dashed: mean)", title_fontsize=8)
-    _excess_bars(axes[1], df)
+    _excess_bars(axes[1], df, ctx.runs)
     fig.tight_layout()
-    return FigureOutput(fig, df, values)
+    return FigureOutput(fig, df, diverged.finish(ctx, fig, values))

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 from optdyn.train.results import RunResult
@@ -30,7 +31,7 @@ def decay_drop(run: RunResult) -> float:
 
 def fraction_panel(ctx: FigureContext, panel) -> tuple[pd.DataFrame, dict]:
     finals = {label: final_loss(ctx.runs[name]) for label, name in panel.fractions.items()}
-    drops = [decay_drop(ctx.runs[name]) for name in panel.fractions.values()]
+    drops = [diverged.guarded(ctx.runs[name], decay_drop, ctx.runs[name]) for name in panel.fractions.values()]
     spread = max(finals.values()) - min(finals.values())
     gain = float(np.mean(drops))
     frames = [val_frame(ctx.runs[name]).assign(run=label) for label, name in panel.fractions.items()]
@@ -39,8 +40,8 @@ def fraction_panel(ctx: FigureContext, panel) -> tuple[pd.DataFrame, dict]:
 
 
 def batch_loss(run: RunResult) -> pd.Series:
-    df = run.metrics
-    return df.loc[df["batch_loss"].notna()].set_index("step")["batch_loss"]
+    """The per-batch training loss; a diverged run's up to its last finite step."""
+    return diverged.finite_metrics(run, "batch_loss").set_index("step")["batch_loss"]
 
 
 def decay_start(run: RunResult) -> int:
@@ -96,7 +97,7 @@ def fig15(ctx: FigureContext) -> FigureOutput:
         "panels__labels": [p.label for p in panels],
         **spike_values,
     }
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))
 
 
 def _draw_fractions(ax, ctx: FigureContext, panel, st: dict) -> None:
@@ -108,7 +109,9 @@ def _draw_fractions(ax, ctx: FigureContext, panel, st: dict) -> None:
     ax.plot(main["step"], main["val_loss"], color=MAIN_COLOR, lw=1.2, label="constant main branch")
     for k, (label, name) in enumerate(panel.fractions.items()):
         curve = val_frame(ctx.runs[name])
-        ax.plot(curve["step"], curve["val_loss"], color=f"C{k}", lw=1.5, label=f"{label}: {st['finals'][label]:.4f}")
+        ax.plot(curve["step"], curve["val_loss"], color=f"C{k}", lw=1.5,
+                label=diverged.label(f"{label}: {st['finals'][label]:.4f}", ctx.runs[name]))
+        diverged.mark_end(ax, ctx.runs[name], curve["step"], curve["val_loss"])
     ax.set_xlim(lo_step, end + 0.02 * (end - lo_step))
     ax.set_xlabel("step")
     model = ctx.runs[panel.main].spec.model
@@ -131,7 +134,8 @@ def _draw_spike(ax, ctx: FigureContext, values: dict) -> None:
     for k, (run, label) in enumerate(((ref, spec.reference_label), (spiked, spec.spiked_label))):
         loss = batch_loss(run)
         ax.plot(loss.index, loss, color=f"C{k}", lw=0.5, alpha=0.35)
-        ax.plot(loss.index, smooth(loss), color=f"C{k}", lw=1.6, label=f"{label}: final val {final_loss(run):.4f}")
+        ax.plot(loss.index, smooth(loss), color=f"C{k}", lw=1.6, label=diverged.label(f"{label}: final val {final_loss(run):.4f}", run))
+        diverged.mark_end(ax, run, loss.index, smooth(loss))
     lr = spiked.metrics.set_index("step")["lr"]
     peak = float(lr.loc[begin])
     hot = lr.index[lr > 1.5 * peak]

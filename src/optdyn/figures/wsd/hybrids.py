@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 from optdyn.figures.tables import table_figure
@@ -45,7 +46,9 @@ def fig09(ctx: FigureContext) -> FigureOutput:
         val, lr = val[val.index <= t2], lr[lr.index <= t2]
         curves[label] = val
         ends[label] = loss_at(runs[name], val, t2)
-        ax.plot(val.index * tps, val.values, color=color, ls=ls, lw=1.5, label=label)
+        both = [runs[name]] + ([runs[parent]] if parent is not None else [])
+        ax.plot(val.index * tps, val.values, color=color, ls=ls, lw=1.5, label=diverged.label(label, *both))
+        diverged.mark_end(ax, both, val.index * tps, val.values)
         ax_lr.plot(lr.index, lr.values, color=color, ls=ls, lw=1.3, label=label)
         frames.append(pd.DataFrame({"schedule": label, "step": val.index, "tokens": val.index * tps, "val_loss": val.values}))
     ax.axvline(t1 * tps, color="0.4", ls=":", lw=0.8)
@@ -67,7 +70,7 @@ def fig09(ctx: FigureContext) -> FigureOutput:
         "loss_at_intermediate": {"WSD-S": loss_at(runs["wsd_s"], curves["WSD-S"], t1),
                                  "cosine": loss_at(runs["cos_t1"], curves["Cyclic-Cosine"], t1)},
     }
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))
 
 
 @figure("wsd", "tab01")
@@ -79,10 +82,12 @@ def tab01(ctx: FigureContext) -> FigureOutput:
     if our_lr != [ctx.runs[c.cyclic_cosine].spec.schedule.peak_lr for c in cols]:
         raise ValueError(f"each column's two runs must share a peak LR; WSD-S has {our_lr}")
     headers = [f"LR {c.paper_lr:.0E} (ours {lr:.1E})" for c, lr in zip(cols, our_lr)]
-    rows = [("Cyclic-Cosine", "ours", ours["cyclic_cosine"]), ("WSD-S", "ours", ours["wsd_s"]),
-            ("Cyclic-Cosine", "paper", [c.paper_cyclic_cosine for c in cols]),
-            ("WSD-S", "paper", [c.paper_wsd_s for c in cols])]
-    df = pd.DataFrame([[m, s, *(round(v, 5) for v in vals)] for m, s, vals in rows], columns=["Method", "Source", *headers])
+    shown = {k: [round(v, 5) if not ctx.runs[getattr(c, k)].diverged else diverged.label("-", ctx.runs[getattr(c, k)])
+                 for c, v in zip(cols, vals)] for k, vals in ours.items()}
+    rows = [("Cyclic-Cosine", "ours", shown["cyclic_cosine"]), ("WSD-S", "ours", shown["wsd_s"]),
+            ("Cyclic-Cosine", "paper", [round(c.paper_cyclic_cosine, 5) for c in cols]),
+            ("WSD-S", "paper", [round(c.paper_wsd_s, 5) for c in cols])]
+    df = pd.DataFrame([[m, s, *vals] for m, s, vals in rows], columns=["Method", "Source", *headers])
     diff = np.subtract(ours["wsd_s"], ours["cyclic_cosine"])
     values = {
         "n_lrs_wsd_s_better": int(np.sum(diff < 0)),
@@ -92,4 +97,5 @@ def tab01(ctx: FigureContext) -> FigureOutput:
     }
     run = ctx.runs[cols[0].wsd_s]
     title = f"{ctx.figure.spec.title}\nours: {model_label(run)}, {run.spec.steps} steps, data {run.spec.data.dataset}"
-    return FigureOutput(table_figure(df, title), df, values)
+    fig = table_figure(df, title)
+    return FigureOutput(fig, df, diverged.finish(ctx, fig, values))

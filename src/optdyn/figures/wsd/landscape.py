@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 
@@ -88,7 +89,7 @@ def fig05(ctx: FigureContext) -> FigureOutput:
         "distance": {"stable": float(stable["distance"].iloc[0]), "decay": float(decay["distance"].iloc[0])},
     }
     fig.tight_layout()
-    return FigureOutput(fig, _tidy(ctx.probes), values)
+    return FigureOutput(fig, _tidy(ctx.probes), diverged.finish(ctx, fig, values))
 
 
 def _panel_grid(ctx: FigureContext, color: str):
@@ -117,7 +118,7 @@ def fig12(ctx: FigureContext) -> FigureOutput:
         "distance": {n: float(ctx.probes[n]["distance"].iloc[0]) for n in names},
     }
     fig.tight_layout()
-    return FigureOutput(fig, _tidy(ctx.probes), values)
+    return FigureOutput(fig, _tidy(ctx.probes), diverged.finish(ctx, fig, values))
 
 
 @figure("wsd", "fig13")
@@ -132,7 +133,7 @@ def fig13(ctx: FigureContext) -> FigureOutput:
         "distance": {n: float(ctx.probes[n]["distance"].iloc[0]) for n in names},
     }
     fig.tight_layout()
-    return FigureOutput(fig, _tidy(ctx.probes), values)
+    return FigureOutput(fig, _tidy(ctx.probes), diverged.finish(ctx, fig, values))
 
 
 def line_curvature(plane: pd.DataFrame, along: str, half_width: int = 2) -> float:
@@ -218,4 +219,4 @@ def fig14(ctx: FigureContext) -> FigureOutput:
         "loss_at_points": {"A'": _loss_at(raw, 0, 0), "A": _loss_at(raw, 1, 0), "B'": _loss_at(raw, 0, 1)},
     }
     fig.tight_layout()
-    return FigureOutput(fig, _tidy(ctx.probes), values)
+    return FigureOutput(fig, _tidy(ctx.probes), diverged.finish(ctx, fig, values))

@@ -10,14 +10,16 @@ import math
 
 import pandas as pd
 
+from optdyn.figures.diverged import finite_metrics
 from optdyn.train.results import RunResult
 
 
 def val_curve(run: RunResult) -> pd.Series:
-    """Validation loss by step, at the run's evaluated steps only."""
+    """Validation loss by step, at the run's evaluated steps only (a diverged run's up to its last
+    finite one)."""
     if "val_loss" not in run.metrics:
         raise ValueError(f"run {run.run_id} logged no val_loss (a language-model run is needed)")
-    df = run.metrics.dropna(subset=["val_loss"])
+    df = finite_metrics(run, "val_loss")
     return pd.Series(df["val_loss"].to_numpy(float), index=df["step"].to_numpy(int), name=run.run_id)
 
 

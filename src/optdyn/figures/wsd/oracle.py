@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 from optdyn.train.results import RunResult
@@ -64,7 +65,8 @@ def fig08(ctx: FigureContext) -> FigureOutput:
         wsd_run = ctx.runs[panel.wsd_s]
         wsd = val_curve(wsd_run)
         tps = tokens_per_step(wsd_run)
-        ax.plot(wsd.index * tps, wsd.values, color="C0", lw=1.5, label="WSD-S")
+        ax.plot(wsd.index * tps, wsd.values, color="C0", lw=1.5, label=diverged.label("WSD-S", wsd_run))
+        diverged.mark_end(ax, wsd_run, wsd.index * tps, wsd.values)
         frames.append(pd.DataFrame({"panel": panel.label, "schedule": "wsd_s", "step": wsd.index, "val_loss": wsd.values}))
         ends = {end for _, end in wsd_run.spec.schedule.decays}
         cos_at, wsd_at = [], []
@@ -75,7 +77,8 @@ def fig08(ctx: FigureContext) -> FigureOutput:
             if budget not in ends:
                 raise ValueError(f"cosine run '{name}' ends at {budget}, which is no WSD-S decay end {sorted(ends)}")
             ax.plot(cos.index * tps, cos.values, color="C1", lw=0.7, alpha=0.45, ls="--",
-                    label="cosine runs" if k == 0 else None)
+                    label=diverged.label(f"cosine, {budget} steps", run) if run.diverged else "cosine runs" if k == 0 else None)
+            diverged.mark_end(ax, run, cos.index * tps, cos.values)
             ax.plot(budget * tps, final_loss(run), marker="*", ms=14, color="C1", mec="k", mew=0.5, ls="none",
                     label="Cosine-Oracle" if k == 0 else None, zorder=5)
             cos_at.append(final_loss(run))
@@ -108,7 +111,7 @@ def fig08(ctx: FigureContext) -> FigureOutput:
         "doubling_gain": gains,
         "final_loss": finals,
     }
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))
 
 
 def _draw_lrs(ax, ctx: FigureContext, panel) -> None:
@@ -133,9 +136,11 @@ def fig01(ctx: FigureContext) -> FigureOutput:
     wsd = joined(main, branch, start)
     tps = tokens_per_step(main_run)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(cos.index * tps, cos.values, color="C1", lw=1.5, label="cosine")
-    ax.plot(main.index * tps, main.values, color="C0", lw=1.5, label="WSD: stable phase")
-    ax.plot(branch.index * tps, branch.values, color="C2", lw=1.8, label="WSD: decay branch")
+    ax.plot(cos.index * tps, cos.values, color="C1", lw=1.5, label=diverged.label("cosine", cos_run))
+    ax.plot(main.index * tps, main.values, color="C0", lw=1.5, label=diverged.label("WSD: stable phase", main_run))
+    ax.plot(branch.index * tps, branch.values, color="C2", lw=1.8, label=diverged.label("WSD: decay branch", branch_run))
+    for run, curve in ((cos_run, cos), (main_run, main), (branch_run, branch)):
+        diverged.mark_end(ax, run, curve.index * tps, curve.values)
     ax.axvline(start * tps, color="0.4", ls=":", lw=0.8)
     zoom(ax, [wsd, cos], end // 5)
     ax.set_xlabel("tokens")
@@ -156,4 +161,4 @@ def fig01(ctx: FigureContext) -> FigureOutput:
     }
     frames = [pd.DataFrame({"schedule": name, "step": c.index, "tokens": c.index * tps, "val_loss": c.values})
               for name, c in (("wsd", wsd), ("cosine", cos))]
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))

@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 from optdyn.theory import quadratic, river2d
@@ -54,7 +55,7 @@ def fig03(ctx: FigureContext) -> FigureOutput:
     gd = ctx.probes["gd_river"].sort_values("step")
     eta = ctx.runs["gd"].spec.schedule.lr
     _background(axes[1], ctx, river, slope, end)
-    axes[1].plot(gd["x1"], gd["x2"], ".-", color="tab:red", lw=0.8, ms=3, label=f"GD, $\\eta$={eta:g}")
+    axes[1].plot(gd["x1"], gd["x2"], ".-", color="tab:red", lw=0.8, ms=3, label=diverged.label(f"GD, $\\eta$={eta:g}", ctx.runs["gd"]))
     axes[1].set_title(f"GD with $\\eta$ = {eta:g}")
     late = ((gd["step"] >= 15) & (gd["x1"] < end - 0.5)).to_numpy()  # after the initial oscillations, before the end
     t, progress = gd["step"].to_numpy()[late], gd["progress"].to_numpy()[late]
@@ -75,7 +76,7 @@ def fig03(ctx: FigureContext) -> FigureOutput:
         probe = ctx.probes[f"{name}_river"]
         lr = ctx.runs[name].spec.schedule.lr
         first = _paths(probe)[0][1]
-        axes[2].plot(first["x1"], first["x2"], color=color, lw=0.9, label=f"SGD, $\\eta$={lr:g}")
+        axes[2].plot(first["x1"], first["x2"], color=color, lw=0.9, label=diverged.label(f"SGD, $\\eta$={lr:g}", ctx.runs[name]))
         final = probe[probe["step"] == probe["step"].max()]
         half = probe["step"] >= probe["step"].max() // 2
         stats[name] = (float(final["progress"].mean()), float(probe.loc[half, "distance_to_river"].mean()))
@@ -88,14 +89,14 @@ def fig03(ctx: FigureContext) -> FigureOutput:
     values["sgd_mean_distance_to_river"] = {k: v[1] for k, v in stats.items()}
     fig.tight_layout()
     data = pd.concat([p.assign(run=name.removesuffix("_river")) for name, p in ctx.probes.items()], ignore_index=True)
-    return FigureOutput(fig, data, values)
+    return FigureOutput(fig, data, diverged.finish(ctx, fig, values))
 
 
 def _curve(ctx: FigureContext, main: str, branch: str | None = None) -> pd.DataFrame:
     """One schedule's logged series; a WSD decay branch takes over from its main run at D."""
-    df = ctx.runs[main].metrics
+    df = diverged.finite_metrics(ctx.runs[main])  # a diverged run's up to its last finite step
     if branch is not None:
-        tail = ctx.runs[branch].metrics
+        tail = diverged.finite_metrics(ctx.runs[branch])
         df = pd.concat([df[df["step"] < tail["step"].min()], tail])
     return df.sort_values("step").reset_index(drop=True)
 
@@ -107,6 +108,7 @@ def fig04(ctx: FigureContext) -> FigureOutput:
     decay_start = ctx.runs["wsd"].spec.steps
     # constant first: WSD shares its noise (same seed) and is drawn over it until the decay
     series = {"constant": _curve(ctx, "constant"), "cosine": _curve(ctx, "cosine"), "WSD": _curve(ctx, "wsd", "wsd_decay1")}
+    runs_of = {"constant": [ctx.runs["constant"]], "cosine": [ctx.runs["cosine"]], "WSD": [ctx.runs["wsd"], ctx.runs["wsd_decay1"]]}
     fig, (ax, ax_lr) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
     frames, z_max = [], 0.0
     for k, (label, df) in enumerate(series.items()):
@@ -118,7 +120,8 @@ def fig04(ctx: FigureContext) -> FigureOutput:
         z = np.abs(mc - exact)[1:] / se[1:]
         z_max = max(z_max, float(z.max()))
         color = {"WSD": "C0", "cosine": "C1", "constant": "C2"}[label]
-        ax.plot(df["step"], mc, color=color, lw=2.4, alpha=0.6, label=label)
+        ax.plot(df["step"], mc, color=color, lw=2.4, alpha=0.6, label=diverged.label(label, *runs_of[label]))
+        diverged.mark_end(ax, runs_of[label], df["step"], mc)
         ax.plot(df["step"], exact, color="k", lw=0.7, ls="-")
         ax.plot(df["step"], paper, color=color, lw=1.0, ls="--")
         ax_lr.plot(df["step"][:-1], lrs, color=color, label=label)
@@ -148,7 +151,8 @@ def fig04(ctx: FigureContext) -> FigureOutput:
     decay_rows = wsd["step"] > decay_start
     last_lr = wsd["lr"].shift(1)  # the hill of iterate t is set by the update that produced it
     values = {
-        "gap_wsd_minus_cosine_before_decay": float(wsd.loc[window, "loss"].mean() - cos.loc[window.to_numpy(), "loss"].mean()),
+        "gap_wsd_minus_cosine_before_decay": float(wsd.loc[window, "loss"].mean()
+                                                   - cos.set_index("step")["loss"].reindex(wsd.loc[window, "step"]).mean()),
         "gap_wsd_minus_cosine_at_end": float(wsd["loss"].iloc[-1] - cos["loss"].iloc[-1]),
         "stable_hill": float(wsd.loc[stable, "hill"].mean()),
         "stable_hill_paper_constant": eta * sigma**2 / 2,
@@ -159,4 +163,4 @@ def fig04(ctx: FigureContext) -> FigureOutput:
     }
     values["stable_hill__note"] = (f"the paper's printed constant (d-1) eta sigma^2/2 = {values['stable_hill_paper_constant']:.1f}; "
                                    f"exact eta sigma^2/(2(2 - eta gamma)) = {values['stable_hill_exact']:.2f}")
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
 from optdyn.registry import figure
 
@@ -36,15 +37,16 @@ def compare_size(ctx: FigureContext, size) -> tuple[pd.DataFrame, dict]:
         raise ValueError(f"{size.label}: WSD has {len(decays)} budgets, WSD-S {len(decays_s)}")
     frames = []
     s_curve = val_frame(wsd_s)
-    frames.append(s_curve.assign(method="WSD-S", compute=s_curve["step"]))
+    frames.append(s_curve.assign(method="WSD-S", compute=s_curve["step"], run=size.wsd_s))
     m_curve = val_frame(main)
-    frames.append(m_curve.assign(method="WSD main", compute=main_compute(m_curve["step"].to_numpy(), decays)))
+    frames.append(m_curve.assign(method="WSD main", compute=main_compute(m_curve["step"].to_numpy(), decays), run=size.wsd))
     wsd_vals, wsd_compute = [], []
     for k, (d, end) in enumerate(decays):
         branch = ctx.runs[f"{size.wsd}_decay{k + 1}"]
         curve = val_frame(branch)
         curve = curve[curve["step"] >= d]
-        frames.append(curve.assign(method=f"WSD decay {k + 1}", compute=curve["step"] + branch_offset(decays, k)))
+        frames.append(curve.assign(method=f"WSD decay {k + 1}", compute=curve["step"] + branch_offset(decays, k),
+                                   run=f"{size.wsd}_decay{k + 1}"))
         wsd_vals.append(loss_at(branch, val_curve(branch), end))
         wsd_compute.append(end + branch_offset(decays, k))
     s_vals = [loss_at(wsd_s, val_curve(wsd_s), end) for _, end in decays_s]
@@ -76,7 +78,7 @@ def versus_wsd(ctx: FigureContext) -> FigureOutput:
         "max_abs_diff_at_first_budget": max(abs(d[0]) for d in diffs),
         "sizes__labels": [s.label for s in sizes],
     }
-    return FigureOutput(fig, pd.concat(frames, ignore_index=True), values)
+    return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))
 
 
 def _draw_size(ax, ctx: FigureContext, size, data: pd.DataFrame, pts: dict) -> None:
@@ -87,7 +89,11 @@ def _draw_size(ax, ctx: FigureContext, size, data: pd.DataFrame, pts: dict) -> N
             style = {"color": MAIN_COLOR, "lw": 1.2, "label": "WSD main branch"}
         else:
             style = {"color": WSD_COLOR, "lw": 1.4, "label": "WSD decay branches" if method.endswith(" 1") else None}
+        run = ctx.runs[part["run"].iloc[0]]
+        if run.diverged:
+            style["label"] = diverged.label(style["label"] or method, run)
         ax.plot(part["compute"], part["val_loss"], **style)
+        diverged.mark_end(ax, run, part["compute"], part["val_loss"])
     ax.scatter(pts["wsd_s_compute"], pts["wsd_s"], marker="*", s=110, color=WSD_S_COLOR, zorder=4, edgecolor="k", lw=0.5)
     ax.scatter(pts["wsd_compute"], pts["wsd"], marker="o", s=40, color=WSD_COLOR, zorder=4, edgecolor="k", lw=0.5)
     diffs = "\n".join(f"{c:>6d}: {s - w:+.2e}" for c, s, w in zip(pts["wsd_compute"], pts["wsd_s"], pts["wsd"]))
@@ -95,8 +101,9 @@ def _draw_size(ax, ctx: FigureContext, size, data: pd.DataFrame, pts: dict) -> N
             va="bottom", bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85, "lw": 0.5})
     # zoom on the part where the methods differ: from the first budget on
     late = data[data["compute"] >= 0.8 * pts["wsd_compute"][0]]["val_loss"]
-    lo, hi = float(late.min()), float(late.max())
-    ax.set_ylim(lo - 0.08 * (hi - lo), hi + 0.05 * (hi - lo))
+    if len(late):  # (a run that diverged early may leave nothing there)
+        lo, hi = float(late.min()), float(late.max())
+        ax.set_ylim(lo - 0.08 * (hi - lo) - 1e-9, hi + 0.05 * (hi - lo) + 1e-9)
     ax.set_xlim(0.8 * pts["wsd_compute"][0], 1.02 * max(pts["wsd_compute"][-1], pts["wsd_s_compute"][-1]))
     model = ctx.runs[size.wsd_s].spec.model
     ax.set_title(f"{size.label}: LLaMA d={model.hidden}, {model.layers} layers", fontsize=10)

@@ -5,9 +5,20 @@ needs. Light (pydantic only) so validation is fast."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from ..base import Strict
+
+
+class _RunNameMarker:
+    def __repr__(self) -> str:
+        return "RUN_NAME"
+
+
+RUN_NAME = _RunNameMarker()
+#: a plot field that names one of the figure's runs: checked against them at load time
+#: (spec/guards.py), so a typo fails there rather than when the figure is drawn
+RunName = Annotated[str, RUN_NAME]
 
 
 class PlotSpec(Strict):

@@ -7,7 +7,7 @@ from pydantic import Field
 from optdyn.registry import plot_spec
 
 from ..base import Strict
-from . import PlotSpec
+from . import PlotSpec, RunName
 
 
 class Landscape2D(Strict):
@@ -48,7 +48,7 @@ class Fig04(PlotSpec):
     example: Landscape2D = Field(default_factory=Landscape2D)
     arrows: int = Field(24, ge=2)
     ode_start_step: int = Field(1000, ge=0)  # Phase I is over (train loss at its noise floor)
-    collapse_runs: list[str] = Field(default_factory=list)  # same instance and init, other (eta, s)
+    collapse_runs: list[RunName] = Field(default_factory=list)  # same instance and init, other (eta, s)
     collapse_marks: list[float] = Field(default_factory=lambda: [12.5, 25.0, 37.5])  # s^2 eta^2 k
     late_fraction: float = Field(0.5, gt=0, lt=1)  # share of the run averaged for the OU check
 

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from optdyn.registry import plot_spec
 
-from . import PlotSpec
+from . import PlotSpec, RunName
 
 
 @plot_spec("normsharp", "fig01")
@@ -26,7 +26,7 @@ class MatrixCompletionSweep(PlotSpec):
 
     metrics = ("observations", "eos_entry_steps", "test_onset_lags", "test_loss_at_interpolation",
                "test_loss_final", "sharpness_drop_ratios", "max_test_onset_lag")
-    series: list[str] = Field(min_length=1)  # run names, in column order
+    series: list[RunName] = Field(min_length=1)  # run names, in column order
 
 
 @plot_spec("normsharp", "fig11")

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from optdyn.registry import plot_spec
 
-from . import PlotSpec
+from . import PlotSpec, RunName
 
 
 @plot_spec("selfstab", "fig01")
@@ -91,6 +91,6 @@ class Fig06(PlotSpec):
                "final_test_accuracy", "test_accuracy_rank_correlation_with_lr", "inverse_sharpness_steps_to_target_loss",
                "inverse_sharpness_final_test_accuracy", "inverse_sharpness_slowdown_vs_largest_lr",
                "largest_lr_test_accuracy_gain_over_inverse_sharpness")
-    inverse_sharpness_run: str = "inverse_sharpness"
+    inverse_sharpness_run: RunName = "inverse_sharpness"
     target_loss: float = Field(gt=0)  # "converges faster" = fewer steps to this training loss
     final_fraction: float = Field(0.1, gt=0, le=1)  # "final" = mean over this last fraction of evals

@@ -8,7 +8,7 @@ from optdyn.registry import plot_spec
 
 from ..base import Strict
 from ..components import BigramLanguage
-from . import PlotSpec
+from . import PlotSpec, RunName
 
 
 class ScheduleRow(Strict):
@@ -57,8 +57,8 @@ class Fig07(PlotSpec):
 
 class SizeRuns(Strict):
     label: str  # the paper's model size this panel stands for
-    wsd: str  # a WSD plan: its main branch; the decay branches are <wsd>_decay1, _decay2, ...
-    wsd_s: str  # the WSD-S run over the same budgets
+    wsd: RunName  # a WSD plan: its main branch; the decay branches are <wsd>_decay1, _decay2, ...
+    wsd_s: RunName  # the WSD-S run over the same budgets
 
 
 @plot_spec("wsd", "fig10", "fig11")
@@ -72,15 +72,15 @@ class VersusWSD(PlotSpec):
 
 class FractionPanel(Strict):
     label: str
-    main: str  # the constant main branch the decays restore from
-    fractions: dict[str, str] = Field(min_length=2)  # legend label ("8%") -> decay run
+    main: RunName  # the constant main branch the decays restore from
+    fractions: dict[str, RunName] = Field(min_length=2)  # legend label ("8%") -> decay run
 
 
 class SpikeCase(Strict):
     label: str
-    main: str
-    reference: str  # the ordinary decay
-    spiked: str  # the decay that starts right after the (induced) spike
+    main: RunName
+    reference: RunName  # the ordinary decay
+    spiked: RunName  # the decay that starts right after the (induced) spike
     reference_label: str
     spiked_label: str
 
@@ -136,8 +136,8 @@ class Fig14(PlotSpec):
 
 class OraclePanel(Strict):
     label: str  # the paper's model size this panel stands for ("0.1B"); the shape trained is added
-    wsd_s: str  # the single WSD-S run
-    cosine: list[str] = Field(min_length=1)  # one cosine-oracle run per budget, in budget order
+    wsd_s: RunName  # the single WSD-S run
+    cosine: list[RunName] = Field(min_length=1)  # one cosine-oracle run per budget, in budget order
 
 
 @plot_spec("wsd", "fig08")
@@ -169,8 +169,8 @@ class Fig09(PlotSpec):
 
 class SweepColumn(Strict):
     paper_lr: float = Field(gt=0)  # the paper's column header
-    cyclic_cosine: str  # our runs at the LR this column stands for
-    wsd_s: str
+    cyclic_cosine: RunName  # our runs at the LR this column stands for
+    wsd_s: RunName
     paper_cyclic_cosine: float  # the paper's numbers, printed beside ours
     paper_wsd_s: float
 
