@@ -40,6 +40,7 @@ def appa_sweep(doc: dict, sweep: dict = SWEEP_12) -> None:
     del runs["ire_k1"], runs["ire_k4"]
     runs["ire"] = {"extends": "label_noise_sgd", "optimizer": {"name": "ire", "kappa": 1, "gamma": 0.5, "base": {"name": "sgd"}},
                    "sweep": sweep}
+    doc["figures"]["appA"]["claims"][0]["paper"] = [2.0, 5.0]  # its expressions name ire_k1 / ire_k4
 
 
 def error(config: Path, tier: str = "tiny") -> str:
@@ -98,17 +99,29 @@ def test_run_level_seeds_are_a_seed_axis(cfg):
 
 
 def test_figure_seeds_replicate_runs_probes_and_branches(cfg):
-    edit(cfg, "wsd", lambda d: d["figures"]["sec4"].update(seeds=[0, 1, 2]))
+    """WSD Sec. 4 replicates its fine-tunes over three seeds; the pretrained parent is shared."""
     plan = load_plan(cfg, tier="tiny")
     fig = plan.figures["wsd_sec4"]
     assert fig.seeds == [0, 1, 2]
-    assert sorted(fig.groups) == ["decay", "pretrained", "stable"]
+    assert sorted(fig.groups) == ["decay", "stable"] and "pretrained" in fig.runs
     for s in (0, 1, 2):
         run = plan.runs[fig.runs[f"stable[seed={s}]"]]
         assert run.spec.seed == s
-        assert run.parent == fig.runs[f"pretrained[seed={s}]"]
+        assert run.parent == fig.runs["pretrained"]
         probe = plan.probes[fig.probes[f"stable[seed={s}]"]]
         assert probe.run_ids == {f"stable[seed={s}]": fig.runs[f"stable[seed={s}]"]}
+
+
+def test_replicating_the_parent_too(cfg):
+    edit(cfg, "wsd", lambda d: d["figures"]["sec4"]["runs"]["pretrained"].pop("replicate"))
+    plan = load_plan(cfg, tier="tiny")
+    fig = plan.figures["wsd_sec4"]
+    assert plan.runs[fig.runs["decay[seed=2]"]].parent == fig.runs["pretrained[seed=2]"]
+
+
+def test_replicate_false_without_figure_seeds_is_refused(cfg):
+    edit(cfg, "wsd", lambda d: d["figures"]["sec4"].pop("seeds"))
+    assert "figures.sec4.runs.pretrained.replicate: got false; only a figure with `seeds:`" in error(cfg)
 
 
 @pytest.mark.parametrize("sweep, where, expected", [
@@ -164,7 +177,7 @@ def test_percent_steps_equal_the_steps_written_out(cfg):
 def test_percent_without_budget_is_refused(cfg):
     edit(cfg, "wsd", lambda d: d["tiers"]["tiny"]["figures.sec4.runs"]["value"]["stable"].update(steps="50%"))
     msg = error(cfg)
-    assert "figures.sec4.runs.stable.steps" in msg and "budget" in msg
+    assert "figures.sec4.runs.stable[seed=0].steps" in msg and "budget" in msg
 
 
 # --- presets and tier overrides -------------------------------------------------------------
@@ -266,3 +279,10 @@ def test_evaluate_reads_bracketed_member_names():
     names = {"runs": {"a[seed=1]": {"schedule": {"lr": 0.5}}}}
     assert evaluate('2 / runs["a[seed=1]"].schedule.lr', names) == 4.0
     assert evaluate("max(1, sqrt(16)) - -1", {}) == 5.0
+
+
+def test_a_list_of_expected_values_follows_the_config(cfg):
+    claim = load_plan(cfg, tier="tiny").figures["ire_appA"].spec.claims[0]
+    assert claim.paper == [2, 5]
+    edit(cfg, "ire", lambda d: d["figures"]["appA"]["runs"]["ire_k4"]["optimizer"].update(kappa=9))
+    assert load_plan(cfg, tier="tiny").figures["ire_appA"].spec.claims[0].paper == [2, 10]

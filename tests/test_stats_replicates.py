@@ -77,3 +77,54 @@ def test_a_known_failure_stays_a_failure_with_its_reason():
     row = evaluate([c], {"m": 0.5})[0]
     assert row["passed"] is False and row["note"] == "expected at this tier: too small"
     assert evaluate([c], {"m": 2.0})[0]["note"] == ""
+
+
+def _cities(seed: int, shift: float):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    ent = np.r_[np.linspace(0.01, 0.15, 20), np.linspace(1.0, 2.0, 20)]
+    base = pd.DataFrame({"city": np.arange(40), "is_det": ent < 0.2, "entropy": ent, "gini": ent / 3, "step": 10})
+    stable = base.assign(loss=ent + 0.1 + 0.02 * rng.standard_normal(40))
+    decay = base.assign(loss=ent + 0.1 - shift * (ent > 0.2) + 0.02 * rng.standard_normal(40))
+    return stable, decay
+
+
+def test_a_replicated_figure_draws_bands_and_summarizes_every_number():
+    """WSD Sec. 4 over three seeds, from synthetic city tables: one drawing per seed, the
+    numbers averaged, the bands drawn by the figure's replicate function."""
+    from types import SimpleNamespace
+
+    from optdyn.figures.common import FigureContext, draw
+    from optdyn.spec.load import load_plan
+
+    plan = load_plan("config/config.yaml", tier="tiny", papers=["wsd"])
+    fig = plan.figures["wsd_sec4"]
+    run = SimpleNamespace(diverged=False, status={"status": "finished"}, spec=None)
+    probes = {}
+    for s in fig.seeds:
+        probes[f"stable[seed={s}]"], probes[f"decay[seed={s}]"] = _cities(s, 0.05 * (s + 1))
+    ctx = FigureContext(fig, None, {name: run for name in fig.runs}, probes)
+    out = draw(ctx)
+    gains = [0.05, 0.10, 0.15]
+    assert out.values["sto_loss_stable_minus_decay"] == pytest.approx(np.mean(gains), abs=0.02)
+    summary = out.values["sto_loss_stable_minus_decay__summary"]
+    assert summary["n"] == 3 and summary["ci95"][0] < summary["mean"] < summary["ci95"][1]
+    assert sorted(out.data["seed"].unique()) == [0, 1, 2]
+    assert "95% t-interval" in out.figure.axes[0].get_legend().get_title().get_text()
+
+
+def test_a_figure_addresses_a_sweep_as_a_group_and_its_members_by_their_values():
+    from types import SimpleNamespace
+
+    from optdyn.figures.common import FigureContext
+
+    members = [{"name": f"r[kappa={k},gamma={g}]", "values": {"optimizer.kappa": k, "optimizer.gamma": g}}
+               for k in (1, 2) for g in (0.5, 0.9)]
+    fig = SimpleNamespace(groups={"r": members}, target="x_y")
+    runs = {m["name"]: m["name"] for m in members}
+    ctx = FigureContext(fig, None, runs, {})
+    assert [v["optimizer.kappa"] for v, _ in ctx.group("r")] == [1, 1, 2, 2]
+    assert ctx.member("r", kappa=2, gamma=0.9) == "r[kappa=2,gamma=0.9]"
+    with pytest.raises(KeyError):
+        ctx.member("r", kappa=2)

@@ -42,6 +42,17 @@ class FigureContext:
             raise KeyError(f"figure {self.figure.target} has no sweep '{name}'; have: {', '.join(self.figure.groups) or 'none'}")
         return [(m["values"], self.runs[m["name"]]) for m in self.figure.groups[name] if m["name"] in self.runs]
 
+    def member(self, name: str, **values: Any) -> RunResult:
+        """The one member of sweep ``name`` with these swept values, by the last part of each
+        swept path (``ctx.member("sam_ire", kappa=2, gamma=0.9)``)."""
+        def short(vals: dict[str, Any]) -> dict[str, Any]:
+            return {k.rsplit(".", 1)[-1]: v for k, v in vals.items()}
+
+        found = [run for vals, run in self.group(name) if all(short(vals).get(k, vals.get(k)) == v for k, v in values.items())]
+        if len(found) != 1:
+            raise KeyError(f"sweep '{name}' of {self.figure.target} has {len(found)} members with {values}")
+        return found[0]
+
 
 @dataclass
 class FigureOutput:

@@ -26,7 +26,8 @@ def seed_context(ctx: Any, seed: int) -> Any:
     from .common import FigureContext
 
     tag = member_name("", {"seed": seed})  # "[seed=<s>]"; WSD plans append "_decay<k>" after it
-    runs = {name.replace(tag, ""): run for name, run in ctx.runs.items() if tag in name}
+    shared = {name: run for name, run in ctx.runs.items() if "[seed=" not in name}  # `replicate: false`
+    runs = shared | {name.replace(tag, ""): run for name, run in ctx.runs.items() if tag in name}
     probes = {name.replace(tag, ""): table for name, table in ctx.probes.items() if tag in name}
     return FigureContext(ctx.figure, ctx.paper, runs, probes)
 

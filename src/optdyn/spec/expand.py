@@ -23,7 +23,7 @@ from .errors import SpecError
 from .overrides import split_path
 
 #: keys of a run or preset that make a family of runs (or fix step percentages), never a RunSpec field
-FAMILY_KEYS = ("sweep", "seeds", "budget")
+FAMILY_KEYS = ("sweep", "seeds", "budget", "replicate")
 #: the keys whose values count steps, and may be written as "<p>%" of the run's ``budget``
 STEP_KEYS = frozenset({"steps", "step", "decays", "checkpoint_steps", "warmup_steps", "until", "total_steps", "cycle_ends"})
 PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
@@ -139,22 +139,30 @@ def expand_runs(runs: dict, file: str, where: str) -> tuple[dict, dict[str, list
 
 def replicate_figure(fig: dict, seeds: list[int], groups: dict[str, list[dict]], file: str, where: str) -> dict[str, list[dict]]:
     """Figure-level ``seeds``: each run and probe becomes one member per seed (in place); returns
-    the groups, run and probe names alike, so a figure reads ``name`` per seed."""
+    the groups, run and probe names alike, so a figure reads ``name`` per seed. A run marked
+    ``replicate: false`` (say, an expensive pretrained parent) stays one run that every seed's
+    members share."""
     seeds = _seed_list(seeds, file, f"{where}.seeds")
     if groups:
         raise SpecError(file, f"{where}.seeds", seeds, f"a figure with sweeps ({', '.join(groups)}) replicates per run: put seeds on the runs")
     runs = fig.get("runs") or {}
+    shared = {name for name, run in runs.items() if isinstance(run, dict) and run.get("replicate") is False}
     new_runs: dict = {}
     out: dict[str, list[dict]] = {}
     for name, run in runs.items():
+        if name in shared:
+            new_runs[name] = {k: v for k, v in run.items() if k != "replicate"}
+            continue
         out[name] = []
         for s in seeds:
             mname = member_name(name, {"seed": s})
             member = copy.deepcopy(run) if isinstance(run, dict) else run
             if isinstance(member, dict):
+                member.pop("replicate", None)
                 member["seed"] = s
-                if isinstance(member.get("branch_from"), dict) and isinstance(member["branch_from"].get("run"), str):
-                    member["branch_from"]["run"] = member_name(member["branch_from"]["run"], {"seed": s})
+                parent = member.get("branch_from", {}).get("run") if isinstance(member.get("branch_from"), dict) else None
+                if isinstance(parent, str) and parent not in shared:
+                    member["branch_from"]["run"] = member_name(parent, {"seed": s})
             new_runs[mname] = member
             out[name].append({"name": mname, "values": {"seed": s}})
     fig["runs"] = new_runs
@@ -163,18 +171,19 @@ def replicate_figure(fig: dict, seeds: list[int], groups: dict[str, list[dict]],
         out[pname] = []
         for s in seeds:
             mname = member_name(pname, {"seed": s})
-            new_probes[mname] = _rename_runs(copy.deepcopy(probe), s)
+            new_probes[mname] = _rename_runs(copy.deepcopy(probe), s, shared)
             out[pname].append({"name": mname, "values": {"seed": s}})
     if "probes" in fig:
         fig["probes"] = new_probes
     return out
 
 
-def _rename_runs(data: Any, seed: int) -> Any:
+def _rename_runs(data: Any, seed: int, shared: set[str]) -> Any:
     if isinstance(data, dict):
-        return {k: member_name(v, {"seed": seed}) if k == "run" and isinstance(v, str) else _rename_runs(v, seed) for k, v in data.items()}
+        return {k: member_name(v, {"seed": seed}) if k == "run" and isinstance(v, str) and v not in shared
+                else _rename_runs(v, seed, shared) for k, v in data.items()}
     if isinstance(data, list):
-        return [_rename_runs(v, seed) for v in data]
+        return [_rename_runs(v, seed, shared) for v in data]
     return data
 
 

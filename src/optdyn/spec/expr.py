@@ -109,9 +109,13 @@ def resolve_claims(fig: Any, names: dict[str, Any], file: str, where: str) -> An
     claims = []
     for k, claim in enumerate(fig.claims):
         update, sources = {}, {}
-        if isinstance(claim.paper, dict) and set(claim.paper) == {"expr"}:
+        if _is_expr(claim.paper):
             update["paper"] = _value(claim.paper["expr"], names, file, f"{where}.claims[{k}].paper.expr")
             sources["paper"] = claim.paper["expr"]
+        elif isinstance(claim.paper, list) and any(_is_expr(p) for p in claim.paper):
+            update["paper"] = [_value(p["expr"], names, file, f"{where}.claims[{k}].paper[{i}].expr") if _is_expr(p) else p
+                               for i, p in enumerate(claim.paper)]
+            sources["paper"] = "[" + ", ".join(p["expr"] if _is_expr(p) else str(p) for p in claim.paper) + "]"
         check_update = {}
         for key, value in claim.check.__dict__.items():
             if isinstance(value, Expr):
@@ -123,6 +127,10 @@ def resolve_claims(fig: Any, names: dict[str, Any], file: str, where: str) -> An
             update["expected_from"] = sources
         claims.append(claim.model_copy(update=update) if update else claim)
     return fig.model_copy(update={"claims": claims})
+
+
+def _is_expr(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"expr"} and isinstance(value["expr"], str)
 
 
 def _value(text: str, names: dict[str, Any], file: str, where: str) -> float | int:

@@ -208,6 +208,8 @@ def _expand_figure(fig: dict, presets: dict, f: str, where: str) -> tuple[dict[s
     budgets: dict[str, int] = {}
     for r, run in fig["runs"].items():
         if isinstance(run, dict):
+            if run.pop("replicate", True) is not True and fig.get("seeds") is None:
+                raise SpecError(f, f"{where}.runs.{r}.replicate", False, "only a figure with `seeds:` replicates its runs")
             budget = run.pop("budget", None)
             fig["runs"][r] = resolve_percent_steps(run, budget, f, f"{where}.runs.{r}")
             if budget is not None:

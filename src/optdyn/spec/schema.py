@@ -28,6 +28,8 @@ def render(cls) -> str:
                                       "description": "one run per combination: product axes crossed with the zipped lists"}
         run["properties"]["seeds"] = {"type": "array", "items": {"type": "integer"}, "minItems": 1,
                                       "description": "one run per seed (a sweep axis over `seed`)"}
+        run["properties"]["replicate"] = {"type": "boolean",
+                                          "description": "false: one run shared by every seed of a replicated figure"}
         run["properties"]["budget"] = {"type": "integer", "exclusiveMinimum": 0,
                                        "description": "steps that step keys written as '<p>%' are a percentage of"}
         # Presets merge key by key, so a run may also override part of a tagged block (say a
