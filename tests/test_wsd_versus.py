@@ -136,7 +136,9 @@ def plan(request):
 
 
 def _schedule(plan, target, name):
-    return plan.runs[plan.figures[target].runs[name]].spec
+    fig = plan.figures[target]
+    name = name if not fig.seeds else f"{name}[seed={fig.seeds[0]}]"  # smoke: three seeds, one schedule
+    return plan.runs[fig.runs[name]].spec
 
 
 def test_fig10_schedules_are_tables_3_and_4_scaled(plan):
@@ -167,11 +169,13 @@ def test_fig11_uses_linear_decay_on_the_second_corpus(plan):
 
 
 def test_fig15_fractions_spike_and_shared_runs(plan):
-    fig15_runs, fig10_runs = plan.figures["wsd_fig15"].runs, plan.figures["wsd_fig10"].runs
+    fig15_runs, fig10 = plan.figures["wsd_fig15"].runs, plan.figures["wsd_fig10"]
     plot = plan.figures["wsd_fig15"].plot
     for panel in plot.panels:
-        # the decay branches share the main run of Fig. 10 (one training job for both figures)
-        assert fig15_runs[panel.main] == fig10_runs[panel.main]
+        # the decay branches share the main run of Fig. 10 (of its first seed where it has seeds:
+        # one training job for both figures)
+        main = panel.main if not fig10.seeds else f"{panel.main}[seed={fig10.seeds[0]}]"
+        assert fig15_runs[panel.main] == fig10.runs[main]
         for label, name in panel.fractions.items():
             spec = plan.runs[fig15_runs[name]].spec
             s = spec.schedule
