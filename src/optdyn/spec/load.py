@@ -5,6 +5,7 @@ Everything that can be wrong with a config is found here, before Snakemake sched
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,6 +329,12 @@ def _block_type(key: str) -> Any:
     return Annotated[field.annotation, pydantic.Field(discriminator=field.discriminator)]
 
 
+@functools.cache
+def _adapter(key: str) -> TypeAdapter:
+    """One adapter per run key: building one costs ~2 ms, and every spec job loads the plan."""
+    return TypeAdapter(_block_type(key))
+
+
 def _check_presets(presets: dict, f: str) -> None:
     """Presets are partial runs, merged into runs by ``extends``: a block that names its kind
     (``name: ...``) must be valid on its own; nameless blocks are fragments checked once merged."""
@@ -345,14 +352,14 @@ def _check_presets(presets: dict, f: str) -> None:
                 continue
             tp = _block_type(key)
             try:
-                TypeAdapter(tp).validate_json(json.dumps(value), strict=True)
+                _adapter(key).validate_json(json.dumps(value), strict=True)
             except pydantic.ValidationError as exc:
                 raise from_validation(exc, tp, f, where) from None
 
 
 def preset_block(paper: PaperSpec, name: str, key: str) -> Any:
     """The typed ``key`` block (model, schedule, ...) of a preset."""
-    return TypeAdapter(_block_type(key)).validate_json(json.dumps(paper.presets[name][key]), strict=True)
+    return _adapter(key).validate_json(json.dumps(paper.presets[name][key]), strict=True)
 
 
 def _resolve_runs(plan: Plan, fig: FigureSpec, f: str, where: str, scope: str) -> dict[str, str]:
