@@ -14,16 +14,31 @@ from optdyn.registry import replicate_figure
 from optdyn.stats import t_interval
 
 from .cities import COLORS
-from .versus_wsd import MAIN_COLOR, WSD_COLOR, WSD_S_COLOR
+from .versus_wsd import MAIN_COLOR, WSD_COLOR, WSD_S_COLOR, branch_offset
 
 
 def _stacked(ctx: FigureContext, outs: list[FigureOutput]) -> pd.DataFrame:
     return pd.concat([o.data.assign(seed=s) for o, s in zip(outs, ctx.figure.seeds)], ignore_index=True)
 
 
+def _floats(values) -> np.ndarray:
+    """Numbers per seed; a value a diverged run voided (None) is NaN."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
 def _mean_ci(values: list) -> str:
-    lo, hi = t_interval(values)
-    return f"{np.mean(values):.3f} [{lo:.3f}, {hi:.3f}]"
+    x = _floats(values)
+    if not np.all(np.isfinite(x)):
+        return f"n/a ({int(np.sum(~np.isfinite(x)))} of {x.size} seeds not measured)"
+    lo, hi = t_interval(x)
+    return f"{x.mean():.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _per_size(out: FigureOutput, key: str, k: int, n: int) -> list:
+    """Size ``k``'s list of per-budget values, NaN where a diverged run voided them."""
+    rows = out.values.get(key)
+    row = rows[k] if isinstance(rows, list) and k < len(rows) and rows[k] is not None else None
+    return [np.nan] * n if row is None else [np.nan if v is None else v for v in row]
 
 
 @replicate_figure("wsd", "sec4")
@@ -77,18 +92,21 @@ def versus_wsd_bands(ctx: FigureContext, outs: list[FigureOutput]) -> plt.Figure
             color = styles.get(method, WSD_COLOR)
             label = method if method in styles else ("WSD decay branches" if method.endswith(" 1") else None)
             lineplot_bands(curve, ax, x="compute", y="val_loss", color=color, label=label, lw=1.3)
-        s_pts = np.array([o.values["wsd_s_val_loss"][k] for o in outs])
-        w_pts = np.array([o.values["wsd_val_loss"][k] for o in outs])
+        seed0 = ctx.figure.seeds[0]
+        decays = ctx.runs[f"{size.wsd}[seed={seed0}]"].spec.schedule.decays
+        budgets = [end + branch_offset(decays, j) for j, (_, end) in enumerate(decays)]  # WSD's compute
+        s_pts = np.array([_per_size(o, "wsd_s_val_loss", k, len(budgets)) for o in outs], dtype=float)
+        w_pts = np.array([_per_size(o, "wsd_val_loss", k, len(budgets)) for o in outs], dtype=float)
         diff = s_pts - w_pts
-        text = "\n".join(f"{c:>6d}: {_mean_ci(diff[:, j])}" for j, c in enumerate(outs[0].values["wsd_compute"][k]))
+        text = "\n".join(f"{c:>6d}: {_mean_ci(diff[:, j])}" for j, c in enumerate(budgets))
         ax.text(0.03, 0.04, f"WSD-S - WSD at budget,\nmean [95% t-CI], n={n}\n{text}", transform=ax.transAxes, fontsize=6.5,
                 family="monospace", va="bottom", bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85, "lw": 0.5})
-        first = outs[0].values["wsd_compute"][k][0]
+        first = budgets[0]
         late = part[part["compute"] >= 0.8 * first]["val_loss"]
         lo, hi = float(late.min()), float(late.max())
         ax.set_ylim(lo - 0.08 * (hi - lo), hi + 0.05 * (hi - lo))
         ax.set_xlim(0.8 * first, 1.02 * float(part["compute"].max()))
-        model = ctx.runs[f"{size.wsd_s}[seed={ctx.figure.seeds[0]}]"].spec.model
+        model = ctx.runs[f"{size.wsd_s}[seed={seed0}]"].spec.model
         ax.set_title(f"{size.label}: LLaMA d={model.hidden}, {model.layers} layers\n{band_label(n)}", fontsize=9)
         ax.set_xlabel("total compute (optimizer steps)")
         ax.set_ylabel("validation loss" if k == 0 else "")
