@@ -128,3 +128,10 @@ def test_a_figure_addresses_a_sweep_as_a_group_and_its_members_by_their_values()
     assert ctx.member("r", kappa=2, gamma=0.9) == "r[kappa=2,gamma=0.9]"
     with pytest.raises(KeyError):
         ctx.member("r", kappa=2)
+
+
+def test_a_seed_voided_by_a_diverged_run_leaves_the_number_unmeasured():
+    out = summarize_values([{"m": 1.0, "m__note": ""}, {"m": None, "m__note": "run a (id) diverged at step 3"}], [0, 1])
+    assert out["m"] is None and out["m__note"] == "seed 1: run a (id) diverged at step 3"
+    row = evaluate([claim({"at_least": 0.0})], out)[0]
+    assert row["passed"] is False and "diverged at step 3" in row["note"]

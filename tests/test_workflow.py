@@ -278,7 +278,8 @@ def test_every_figure_draws_with_a_diverged_run(tiny_run, tmp_path):
         assert len(row["claims"]) == len(fig.spec.claims)
         if "run" not in row:
             continue  # a figure without runs (theory, schedules): nothing to diverge
-        said = f"run {row['run']} ({row['run_id']}) diverged at step {row['at']}"
+        # by id: a replicated figure names the member by its plain name within its seed
+        said = f"({row['run_id']}) diverged at step {row['at']}"
         voided = [c for c in row["claims"] if said in c["note"]]
         print(f"{target}: {row['run']} diverged at {row['at']}: {len(voided)}/{len(row['claims'])} claims void")
         assert all(not c["passed"] and c["our_value"] is None for c in voided), (target, voided)

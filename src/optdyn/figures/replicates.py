@@ -70,7 +70,8 @@ def summarize_values(per_seed: list[dict], seeds: list[int]) -> dict[str, Any]:
                 out[f"{key}__note"] = f"holds for {sum(vals)} of {len(vals)} seeds"
         elif all(_number(v) for v in vals):
             s = summarize(vals)
-            out[key], out[f"{key}__summary"] = s["mean"], s
+            # a seed a diverged run voided (None) leaves the number unmeasured, not NaN
+            out[key], out[f"{key}__summary"] = (None if None in vals else s["mean"]), s
         elif all(isinstance(v, list) and v and all(_number(x) for x in v) for v in vals) and len({len(v) for v in vals}) == 1:
             out[key] = [float(np.mean(col)) if np.all(np.isfinite(col)) else float("nan") for col in zip(*vals)]
         else:
