@@ -80,7 +80,7 @@ def summarize_values(per_seed: list[dict], seeds: list[int]) -> dict[str, Any]:
 
 
 def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) or v is None
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
 def band_label(n: int) -> str:

@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from .errors import SpecError
-from .overrides import split_path
+from .overrides import expand_presets, split_path
 
 #: keys of a run or preset that make a family of runs (or fix step percentages), never a RunSpec field
 FAMILY_KEYS = ("sweep", "seeds", "budget", "replicate")
@@ -214,3 +214,42 @@ def percent_of(text: str, budget: int) -> int:
 
 def is_percent(value: Any) -> bool:
     return isinstance(value, str) and bool(PERCENT.match(value))
+
+
+def expand_figure(fig: dict, presets: dict, f: str, where: str) -> tuple[dict[str, list[dict]], dict[str, int]]:
+    """Presets merged into each run, then the figure's seeds, the sweeps, and the steps written
+    as percentages of a budget (in place); returns the groups and each run's budget."""
+    if not isinstance(fig.get("runs"), dict):
+        return {}, {}
+    runs = {r: expand_presets(run, presets, f, f"{where}.runs.{r}") if isinstance(run, dict) else run for r, run in fig["runs"].items()}
+    runs, groups = expand_runs(runs, f, f"{where}.runs")
+    fig["runs"] = runs
+    if fig.get("seeds") is not None:
+        groups = replicate_figure(fig, fig["seeds"], groups, f, where)
+    budgets: dict[str, int] = {}
+    for r, run in fig["runs"].items():
+        if isinstance(run, dict):
+            if run.pop("replicate", True) is not True and fig.get("seeds") is None:
+                raise SpecError(f, f"{where}.runs.{r}.replicate", False, "only a figure with `seeds:` replicates its runs")
+            budget = run.pop("budget", None)
+            fig["runs"][r] = resolve_percent_steps(run, budget, f, f"{where}.runs.{r}")
+            if budget is not None:
+                budgets[r] = budget
+    for p, probe in (fig.get("probes") or {}).items():
+        if isinstance(probe, dict):
+            fig["probes"][p] = percent_points(probe, budgets, f, f"{where}.probes.{p}")
+    return groups, budgets
+
+
+def percent_points(node: Any, budgets: dict[str, int], f: str, where: str) -> Any:
+    """A probe's ``{run, step: "<p>%"}`` points, in steps of that run's budget."""
+    if isinstance(node, list):
+        return [percent_points(v, budgets, f, f"{where}[{i}]") for i, v in enumerate(node)]
+    if not isinstance(node, dict):
+        return node
+    out = {k: percent_points(v, budgets, f, f"{where}.{k}") for k, v in node.items()}
+    if is_percent(out.get("step")) and isinstance(out.get("run"), str):
+        if out["run"] not in budgets:
+            raise SpecError(f, f"{where}.step", out["step"], f"a percentage needs run '{out['run']}' to have a `budget`")
+        out["step"] = percent_of(out["step"], budgets[out["run"]])
+    return out

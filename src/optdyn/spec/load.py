@@ -20,8 +20,8 @@ from .datasets import load_datasets
 from .expr import resolve_claims
 from .errors import SpecError, from_validation
 from .identity import probe_id, run_id, run_refs
-from .expand import FAMILY_KEYS, expand_runs, is_percent, percent_of, replicate_figure, resolve_percent_steps
-from .overrides import apply_overrides, expand_presets, resolve_presets
+from .expand import FAMILY_KEYS, expand_figure
+from .overrides import apply_overrides, resolve_presets
 from .paper import FigureSpec, PaperSpec, RunSpec, WorkflowConfig
 from .plots import PlotSpec
 from .probes import CheckpointRef
@@ -175,7 +175,7 @@ def _load_paper(plan: Plan, file: Path, name: str) -> None:
     budgets: dict[str, dict[str, int]] = {}
     for fkey, fig in (doc.get("figures") or {}).items():
         if isinstance(fig, dict):
-            groups[fkey], budgets[fkey] = _expand_figure(fig, presets, f, f"figures.{fkey}")
+            groups[fkey], budgets[fkey] = expand_figure(fig, presets, f, f"figures.{fkey}")
     paper = _validate_with_overrides(doc, f, deviations, plan.tier)
     plan.papers[name] = paper
     plan.deviations += deviations
@@ -194,45 +194,6 @@ def _load_paper(plan: Plan, file: Path, name: str) -> None:
         fig = resolve_claims(fig, _namespace(plan, fig, runs, plot, paper), f, where)
         fig = fig.model_copy(update={"claims": [_for_tier(c, plan.tier) for c in fig.claims]})
         plan.figures[target] = ResolvedFigure(name, fkey, fig, plot, runs, devs, probes, groups.get(fkey, {}), list(fig.seeds or []))
-
-
-def _expand_figure(fig: dict, presets: dict, f: str, where: str) -> tuple[dict[str, list[dict]], dict[str, int]]:
-    """Presets merged into each run, then the figure's seeds, the sweeps, and the steps written
-    as percentages of a budget (in place); returns the groups and each run's budget."""
-    if not isinstance(fig.get("runs"), dict):
-        return {}, {}
-    runs = {r: expand_presets(run, presets, f, f"{where}.runs.{r}") if isinstance(run, dict) else run for r, run in fig["runs"].items()}
-    runs, groups = expand_runs(runs, f, f"{where}.runs")
-    fig["runs"] = runs
-    if fig.get("seeds") is not None:
-        groups = replicate_figure(fig, fig["seeds"], groups, f, where)
-    budgets: dict[str, int] = {}
-    for r, run in fig["runs"].items():
-        if isinstance(run, dict):
-            if run.pop("replicate", True) is not True and fig.get("seeds") is None:
-                raise SpecError(f, f"{where}.runs.{r}.replicate", False, "only a figure with `seeds:` replicates its runs")
-            budget = run.pop("budget", None)
-            fig["runs"][r] = resolve_percent_steps(run, budget, f, f"{where}.runs.{r}")
-            if budget is not None:
-                budgets[r] = budget
-    for p, probe in (fig.get("probes") or {}).items():
-        if isinstance(probe, dict):
-            fig["probes"][p] = _percent_points(probe, budgets, f, f"{where}.probes.{p}")
-    return groups, budgets
-
-
-def _percent_points(node: Any, budgets: dict[str, int], f: str, where: str) -> Any:
-    """A probe's ``{run, step: "<p>%"}`` points, in steps of that run's budget."""
-    if isinstance(node, list):
-        return [_percent_points(v, budgets, f, f"{where}[{i}]") for i, v in enumerate(node)]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _percent_points(v, budgets, f, f"{where}.{k}") for k, v in node.items()}
-    if is_percent(out.get("step")) and isinstance(out.get("run"), str):
-        if out["run"] not in budgets:
-            raise SpecError(f, f"{where}.step", out["step"], f"a percentage needs run '{out['run']}' to have a `budget`")
-        out["step"] = percent_of(out["step"], budgets[out["run"]])
-    return out
 
 
 def _for_tier(claim: Any, tier: str) -> Any:
