@@ -16,7 +16,6 @@ a few go through the ``optdyn`` executable and a real ``snakemake`` (marked slow
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import shutil
 import subprocess
@@ -26,87 +25,13 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-import yaml
 
-from optdyn import cli
-from optdyn.data import images
-from optdyn.data.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
 
-# --- the temporary workspace ----------------------------------------------------------------------
-
-
-@dataclass
-class Ws:
-    root: Path
-    config: Path
-    results: Path
-    resources: Path
-
-    def file(self, which: str) -> Path:
-        if which == "config":
-            return self.config
-        if which == "data":
-            return self.config.parent / "data.yaml"
-        return self.config.parent / "papers" / f"{which}.yaml"
-
-    def snapshot(self) -> set[str]:
-        return {str(p.relative_to(self.root)) for p in self.root.rglob("*")}
-
-    def edit(self, which: str, fn: Callable[[dict], None]) -> None:
-        doc = yaml.safe_load(self.file(which).read_text())
-        fn(doc)
-        self.file(which).write_text(yaml.safe_dump(doc, sort_keys=False, width=1000))
-
-
-def _workspace(root: Path, papers: list[str]) -> Ws:
-    shutil.copytree(ROOT / "config", root / "config")
-    ws = Ws(root, root / "config" / "config.yaml", root / "out_results", root / "out_resources")
-    ws.config.write_text(f"tier: tiny\npapers: [{', '.join(papers)}]\nresults: {ws.results}\nresources: {ws.resources}\n")
-    return ws
-
-
-@pytest.fixture
-def ws(tmp_path: Path, monkeypatch) -> Ws:
-    monkeypatch.chdir(tmp_path)  # a payload's relative `touch PWNED` would land here
-    return _workspace(tmp_path, ["latedecay"])
-
-
-def _pwned(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if "PWNED" in p.name]
-
-
-def _check(ws: Ws, before: set[str], rc: int, err: str, file: Path | str | None = None,
-           fragments: tuple[str, ...] = ()) -> str:
-    """The four properties of a refusal; returns the message."""
-    lines = err.splitlines()
-    assert rc == 2, f"exit code {rc}, stderr:\n{err}"
-    assert len(lines) == 1, f"stderr is not one line:\n{err}"
-    msg = lines[0]
-    assert msg.startswith("optdyn: error: "), msg
-    if file is not None:
-        assert msg.startswith(f"optdyn: error: {file}: "), f"does not blame {file}: {msg}"
-    for frag in fragments:
-        assert frag in msg, f"{frag!r} not in: {msg}"
-    assert not ws.results.exists() and not ws.resources.exists(), "results/ or resources/ was created"
-    assert ws.snapshot() == before, f"files were written: {sorted(ws.snapshot() ^ before)}"
-    assert not _pwned(ws.root), "a payload ran"
-    return msg
-
-
-def _main(capsys, *argv: str) -> tuple[int, str]:
-    capsys.readouterr()
-    rc = cli.main(list(argv))
-    return rc, capsys.readouterr().err
-
-
-def _validate(ws: Ws, capsys, *extra: str) -> tuple[set[str], int, str]:
-    before = ws.snapshot()
-    rc, err = _main(capsys, "validate", "--config", str(ws.config), *extra)
-    return before, rc, err
+from hostile_helpers import ROOT, VENV_BIN, Ws, _check, _main, _pwned, _validate, _workspace, ws  # noqa: E402,F401  (sibling module)
 
 
 # --- 1. the YAML loader, in every kind of config file ----------------------------------------------
@@ -326,124 +251,6 @@ def test_cli_train_bad_spec_file(ws: Ws, capsys, content: str) -> None:
     before = ws.snapshot()
     rc, err = _main(capsys, "train", str(spec), "--out", str(ws.results / "run" / "status.json"))
     _check(ws, before, rc, err, spec, ())
-
-
-# --- 4. CIFAR pickles ----------------------------------------------------------------------------
-
-
-class _Payload:
-    def __init__(self, fn, arg):
-        self.fn, self.arg = fn, arg
-
-    def __reduce__(self):
-        return self.fn, (self.arg,)
-
-
-def _payloads(marker: Path) -> dict[str, object]:
-    import builtins
-    import subprocess as sp
-
-    cmd = f"touch {marker}"
-    return {
-        "os_system": _Payload(os.system, cmd),
-        "eval": _Payload(builtins.eval, f"__import__('os').system({cmd!r})"),
-        "exec": _Payload(builtins.exec, f"open({str(marker)!r}, 'w').close()"),
-        "subprocess": _Payload(sp.call, ["touch", str(marker)]),
-        "nested_pickle": _Payload(pickle.loads, pickle.dumps(_Payload(os.system, cmd))),
-        "in_a_batch": {b"data": _Payload(os.system, cmd), b"labels": []},
-    }
-
-
-def test_payloads_would_run_with_plain_pickle(tmp_path: Path) -> None:
-    """The control: these payloads do run under pickle.load, which the reader used to call."""
-    marker = tmp_path / "PWNED"
-    pickle.loads(pickle.dumps(_payloads(marker)["os_system"]))
-    assert marker.exists()
-
-
-@pytest.mark.parametrize("payload", ["os_system", "eval", "exec", "subprocess", "nested_pickle", "in_a_batch"])
-@pytest.mark.parametrize("member", ["batches.meta", "data_batch_1"])
-def test_malicious_cifar_pickle_is_refused(tmp_path: Path, monkeypatch, payload: str, member: str) -> None:
-    monkeypatch.chdir(tmp_path)
-    marker = tmp_path / "PWNED"
-    d = tmp_path / "cifar-10-batches-py"
-    d.mkdir()
-    (d / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"c"] * 10}))
-    (d / member).write_bytes(pickle.dumps(_payloads(marker)[payload]))
-    with pytest.raises(DataError) as info:
-        images.read_cifar(d)
-    msg = str(info.value)
-    assert "\n" not in msg and msg.startswith(f"{d}: CIFAR member {member}: got "), msg
-    assert "a pickle that calls" in msg, msg
-    assert not marker.exists(), "the pickle's payload ran"
-
-
-def test_malicious_cifar_through_the_data_job(tmp_path: Path, monkeypatch, capsys) -> None:
-    from optdyn.spec.jobs import write_job_spec
-    from optdyn.spec.load import load_plan
-
-    monkeypatch.chdir(tmp_path)
-    ws = _workspace(tmp_path, ["latedecay"])
-    marker = tmp_path / "PWNED"
-    src = tmp_path / "cifar-10-batches-py"
-    src.mkdir()
-    (src / "batches.meta").write_bytes(pickle.dumps(_payloads(marker)["os_system"]))
-    ws.file("data").write_text(f"datasets:\n  evil: {{kind: cifar10, source: {src}, rule: all}}\n")
-    spec = tmp_path / "evil.json"
-    write_job_spec(load_plan(ws.config), "data", "evil", spec)
-    before = ws.snapshot()
-    rc, err = _main(capsys, "data", str(spec), "--out", str(tmp_path / "prepared" / "evil"))
-    assert rc == 2 and len(err.splitlines()) == 1 and "a pickle that calls posix.system" in err, err
-    assert not marker.exists()
-    assert not [p for p in ws.snapshot() - before if (tmp_path / p).is_file()], "a file was written"
-
-
-# --- 5. a corrupted prepared dataset fails the train job in one line -------------------------
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    from optdyn.spec.jobs import write_job_spec
-    from optdyn.spec.load import load_plan
-
-    root = tmp_path_factory.mktemp("prepared")
-    plan = load_plan(ROOT / "config" / "config.yaml", tier="tiny", papers=["selfstab"])
-    rid = next(r for r, run in plan.runs.items() if run.dataset and run.spec.data.dataset.startswith("digits"))
-    name = plan.runs[rid].spec.data.dataset
-    write_job_spec(plan, "runs", rid, root / "run.json")
-    write_job_spec(plan, "data", name, root / "data.json")
-    assert cli.main(["data", str(root / "data.json"), "--out", str(root / "clean" / name)]) == 0
-    return root, name
-
-
-def _truncate(d: Path) -> None:
-    f = d / "x_train.npy"
-    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
-
-
-def _flip(d: Path) -> None:
-    f = d / "y_train.npy"
-    raw = bytearray(f.read_bytes())
-    raw[-1] ^= 0xFF
-    f.write_bytes(bytes(raw))
-
-
-@pytest.mark.slow  # the train job imports JAX
-@pytest.mark.parametrize("damage", [_truncate, _flip, lambda d: (d / "manifest.json").write_text("{"),
-                                    lambda d: (d / "manifest.json").unlink()],
-                         ids=["truncated", "corrupted", "bad_manifest", "no_manifest"])
-def test_corrupted_dataset_fails_train_in_one_line(prepared, tmp_path: Path, capsys, damage) -> None:
-    root, name = prepared
-    data = tmp_path / name
-    shutil.copytree(root / "clean" / name, data)
-    damage(data)
-    capsys.readouterr()
-    rc = cli.main(["train", str(root / "run.json"), "--out", str(tmp_path / "run" / "status.json"),
-                   "--data", str(data), "--work", str(tmp_path / "work")])
-    err = capsys.readouterr().err
-    assert rc == 2 and len(err.splitlines()) == 1, err
-    assert err.startswith(f"optdyn: error: {data}/"), err
-    assert not (tmp_path / "run" / "status.json").exists() and not (tmp_path / "run" / "metrics.parquet").exists()
 
 
 # --- 6. the workflow: quoting, and the same refusals through the executable and snakemake ------
