@@ -163,12 +163,27 @@ TEXT_CASES = {
 }
 
 
+def without_tiers(text: str) -> str:
+    """The paper's text less its top-level ``tiers:`` block (up to the next top-level key)."""
+    out, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("tiers:"):
+            skipping = True
+            continue
+        if skipping and line.strip() and not line[0].isspace() and not line.startswith("#"):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "".join(out)
+
+
 @pytest.mark.parametrize("case", TEXT_CASES, ids=list(TEXT_CASES))
 def test_key_refused(ws: Ws, capsys, case: str) -> None:
     edit, fragments = TEXT_CASES[case]
     paper = ws.file("latedecay")
-    assert "\nfigures:\n" in paper.read_text() and "\ntiers:" not in paper.read_text()  # test setup
-    paper.write_text(edit(paper.read_text()))
+    text = without_tiers(paper.read_text())  # the cases bring their own `tiers:` block
+    assert "\nfigures:\n" in text and "\ntiers:" not in text  # test setup
+    paper.write_text(edit(text))
     before, rc, err = _validate(ws, capsys)
     _check(ws, before, rc, err, paper, fragments)
 

@@ -28,6 +28,33 @@ def describe(check: Check) -> str:
     return "ours is true"
 
 
+def check_type(check: Check) -> str:
+    """What kind of evidence a check is: ``tolerance`` (within a stated distance of the paper's
+    number), ``bound`` (past a threshold), ``sign`` (a threshold of 0: only the direction),
+    ``exact``, ``boolean`` or ``ci`` (a seed interval excludes a value)."""
+    if check.rel_tol is not None or check.abs_tol is not None:
+        return "tolerance"
+    if check.ci_above is not None or check.ci_below is not None:
+        return "ci"
+    if check.equals:
+        return "exact"
+    if check.is_true:
+        return "boolean"
+    bound = check.at_least if check.at_least is not None else check.at_most
+    return "sign" if bound == 0 else "bound"
+
+
+def ratio(ours: Any, paper: Any) -> float | None:
+    """ours / paper for two finite numbers with paper != 0 (not for booleans or lists)."""
+    if isinstance(ours, bool) or isinstance(paper, bool):
+        return None
+    if not (isinstance(ours, (int, float)) and isinstance(paper, (int, float))):
+        return None
+    if paper == 0 or not (math.isfinite(ours) and math.isfinite(paper)):
+        return None
+    return float(ours) / float(paper)
+
+
 def verdict(check: Check, ours: Any, paper: Any, summary: dict | None = None) -> bool:
     """``summary`` (stats.summarize over seeds) is what ``ci_above`` / ``ci_below`` read."""
     if check.ci_above is not None or check.ci_below is not None:
@@ -76,7 +103,8 @@ def evaluate(claims: list[ClaimSpec], values: dict[str, Any]) -> list[dict]:
     out = []
     for claim in claims:
         row = {"id": claim.id, "claim": claim.statement, "statement": claim.statement, "source": claim.source,
-               "metric": claim.metric, "paper_value": claim.paper, "tolerance": describe(claim.check)}
+               "metric": claim.metric, "paper_value": claim.paper, "tolerance": describe(claim.check),
+               "kind": claim.kind, "check_type": check_type(claim.check), "ratio": None}
         if claim.expected_from:
             row["expected_from"] = claim.expected_from
         if claim.metric not in values:
@@ -98,7 +126,7 @@ def evaluate(claims: list[ClaimSpec], values: dict[str, Any]) -> list[dict]:
             if not passed and claim.known_failure:
                 reason = "; ".join(claim.known_failure.values())
                 note = f"{note}; expected at this tier: {reason}" if note else f"expected at this tier: {reason}"
-            row.update(our_value=ours, passed=bool(passed), note=note)
+            row.update(our_value=ours, passed=bool(passed), note=note, ratio=ratio(ours, claim.paper))
         row["pass/fail"] = "pass" if row["passed"] else "fail"
         out.append(row)
     return out

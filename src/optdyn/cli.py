@@ -182,7 +182,7 @@ def cmd_report(args) -> int:
     missing = sorted(set(spec["figures"]) - set(stems))
     if missing:
         raise SystemExit(f"optdyn: error: the report was not handed the figures {missing} (--figures)")
-    print(f"wrote {build_report(spec, stems, args.out)}")
+    print(f"wrote {build_report(spec, stems, args.out, args.runs or [])}")
     return 0
 
 
@@ -252,6 +252,7 @@ def parser() -> argparse.ArgumentParser:
     q = sub.add_parser("report", help="write the tier's HTML report")
     q.add_argument("spec", help="results/<tier>/specs/report/tier.json")
     q.add_argument("--figures", nargs="+", required=True, help="every figure's png (its other files lie beside it)")
+    q.add_argument("--runs", nargs="*", default=[], help="the runs' spec.json / provenance.json, copied into the report")
     q.add_argument("--out", required=True, type=Path, help="<folder>/index.html")
     q.set_defaults(fn=cmd_report)
     q = sub.add_parser("schema", help="check (default) or --write the JSON Schemas of the spec")

@@ -4,9 +4,13 @@
 
 rule data:
     input:
-        spec_file("data", "{dataset}"),
+        # ancient: every tier writes its own copy of this spec, but they all prepare the same
+        # folder; the definition's digest (params) is what re-prepares it when it changes
+        ancient(spec_file("data", "{dataset}")),
     output:
         directory(dataset_dir("{dataset}")),
+    params:
+        definition=lambda wc: digest(PLAN.datasets[wc.dataset]),
     log:
         f"{RESULTS}/logs/data/{{dataset}}.log",
     shell:

@@ -10,7 +10,7 @@ rule probe:
     input:
         spec=spec_file("probes", "{probe_id}"),
         runs=lambda wc: run_inputs(_probe_runs(wc), checkpoints=True),
-        data=lambda wc: datasets_of(_probe_runs(wc)),
+        data=lambda wc: ancient(datasets_of(_probe_runs(wc))),  # as a train job's (train.smk)
     output:
         f"{RESULTS}/probes/{{probe_id}}.parquet",
     params:

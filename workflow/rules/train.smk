@@ -13,7 +13,9 @@ rule train:
     input:
         spec=ancient(spec_file("runs", "{run_id}")),
         parent=lambda wc: run_inputs([_parent(wc)], checkpoints=True) if _parent(wc) else [],
-        data=lambda wc: datasets_of([wc.run_id]),
+        # ancient: the run id hashes the dataset's definition, and a dataset folder is shared by
+        # every tier, so re-preparing it for one tier must not make another tier's runs stale
+        data=lambda wc: ancient(datasets_of([wc.run_id])),
     output:
         status=f"{RESULTS}/runs/{{run_id}}/status.json",
         spec=f"{RESULTS}/runs/{{run_id}}/spec.json",

@@ -226,3 +226,30 @@ def normalize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     # constant pixels (digits' borders) have std 0: leave them centred rather than divide by 0
     safe = np.where(np.asarray(std) > 0, std, 1.0)
     return ((to_unit(x) - mean) / safe).astype(np.float32)
+
+
+# ---- augmentation (drawn per example per step, inside the jitted training step) ----
+
+def augment_batch(key, x, crop_padding: int = 4, hflip: bool = True, fill=0.0):
+    """torchvision's RandomCrop(size, padding) + RandomHorizontalFlip on a batch x (N, H, W, C):
+    each image is padded by ``crop_padding`` pixels of ``fill`` (a scalar or one value per
+    channel: for normalized images, the normalized value of a black pixel is -mean/std, which is
+    what torchvision pads before normalizing) and cropped back to H x W at a uniformly drawn
+    offset, then mirrored left-right with probability 1/2. Jittable; a pure function of ``key``.
+    Off by default: a problem applies it only when its spec asks for augmentation."""
+    import jax
+    import jax.numpy as jnp
+
+    n, h, w, c = x.shape
+    k_crop, k_flip = jax.random.split(key)
+    if crop_padding > 0:
+        p = crop_padding
+        fill = jnp.broadcast_to(jnp.asarray(fill, x.dtype), (c,))
+        padded = jnp.broadcast_to(fill, (n, h + 2 * p, w + 2 * p, c))
+        padded = padded.at[:, p:p + h, p:p + w, :].set(x)
+        offsets = jax.random.randint(k_crop, (n, 2), 0, 2 * p + 1)
+        x = jax.vmap(lambda img, o: jax.lax.dynamic_slice(img, (o[0], o[1], 0), (h, w, c)))(padded, offsets)
+    if hflip:
+        flip = jax.random.bernoulli(k_flip, 0.5, (n,))
+        x = jnp.where(flip[:, None, None, None], x[:, :, ::-1, :], x)
+    return x

@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from optdyn.registry import FIGURES  # noqa: E402
+from optdyn.figures.labels import Setting, setting  # noqa: E402
 from optdyn.spec.jobs import PaperInfo  # noqa: E402
 from optdyn.spec.load import Plan, ResolvedFigure  # noqa: E402
 from optdyn.train.results import RunResult, load_run  # noqa: E402
@@ -35,6 +36,12 @@ class FigureContext:
     @property
     def plot(self) -> Any:
         return self.figure.plot
+
+    def setting(self, name: str) -> Setting:
+        """What run ``name`` was, for labels: ``.model``, ``.data``, ``.steps``, ``.short`` (legend
+        sized), ``.paper`` (the paper's setting it stands in for, or None) and ``.line``."""
+        run = self.runs[name]
+        return setting(self.figure.settings, name, run.spec, run.data_root)
 
     def group(self, name: str) -> list[tuple[dict[str, Any], RunResult]]:
         """A sweep's (or seed replicate's) members: ``(swept values, run)``, in the spec's order."""
@@ -77,9 +84,12 @@ def read_context(fig: ResolvedFigure, paper: PaperInfo, runs: dict[str, RunResul
         raise FileNotFoundError(f"figure {fig.target}: not handed {', '.join(missing)}")
     return FigureContext(fig, paper, {name: runs[rid] for name, rid in fig.runs.items()},
                          {name: pd.read_parquet(probes[pid]) for name, pid in fig.probes.items()})
+
+
 def style() -> None:
-    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight"})
+    from .style import apply  # the house style of all five papers (figures/style.py)
+
+    apply()
 
 
 def build(plan: Plan, target: str) -> FigureOutput:
@@ -97,12 +107,34 @@ def draw(ctx: FigureContext) -> FigureOutput:
 
 
 def write(out: FigureOutput, stem: Path) -> None:
+    """png, pdf, values.json as drawn; the CSV at plotted resolution (``plotted_resolution``:
+    a 100k-step series drawn 1000 px wide needs no more than ~2000 rows, and no CSV > ~1 MB)."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     out.figure.savefig(f"{stem}.png")
     out.figure.savefig(f"{stem}.pdf")
     plt.close(out.figure)
-    out.data.to_csv(f"{stem}.csv", index=False)
+    plotted_resolution(out.data).to_csv(f"{stem}.csv", index=False)
     Path(f"{stem}.values.json").write_text(json.dumps(_jsonable(out.values), indent=2) + "\n")
+
+
+CSV_MAX_BYTES = 900_000  # a figure's CSV holds what it plots, at the resolution it is plotted at
+
+
+def plotted_resolution(data: pd.DataFrame, per_series: int = 2000) -> pd.DataFrame:
+    """The figure's table thinned evenly per series to <= ``per_series`` rows (a 1000 px plot
+    shows no more), each series keeping its first and last row, and further until the CSV is
+    under ``CSV_MAX_BYTES``. Claims are checked on values.json, never on this CSV."""
+    from .style import series_keys, thin
+
+    if data.empty:
+        return data
+    by = series_keys(data)
+    out = thin(data, per_series, by)
+    row_bytes = len(out.head(200).to_csv(index=False)) / max(min(len(out), 200), 1)
+    while len(out) * row_bytes > CSV_MAX_BYTES and per_series > 50:
+        per_series = int(per_series * min(0.8, CSV_MAX_BYTES / (len(out) * row_bytes)))
+        out = thin(data, max(per_series, 50), by)
+    return out
 
 
 def _jsonable(value: Any) -> Any:

@@ -11,6 +11,8 @@ Optional members, looked up with ``getattr`` by the trainer when a run needs the
   ``fisher_diag(params, key) -> PyTree``: a diagonal-Fisher estimate like params, which IRE ranks
   coordinates by (networks: ``curvature.sampled_fisher_diag`` on a batch drawn from ``key``;
   squared-loss toys: their own Gauss-Newton diagonal). Jittable.
+  ``step_metrics(params, step) -> dict``: measurements of params_t logged with every step's row
+  (``models/normsharp_nets.py``: ||w||^2 and a scheduled sharpness). Jittable.
   ``sharpness(params, *, examples, iters) -> scalar``: the top Hessian eigenvalue of the training
   loss on the first ``examples`` training examples (None: all) by ``iters`` Lanczos steps, which
   the ``inverse_sharpness`` optimizer (eta_t = lr_t / S) divides its step by (networks:

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from optdyn.registry import problem_builder
-from optdyn.spec.problems.latedecay import ReparamLinear
+from optdyn.spec.problems.latedecay import ReparamLinear, TeacherStudent
 from optdyn.theory import latedecay as theory
 
 
@@ -71,3 +71,56 @@ class ReparamLinearProblem:
             "coord_dagger": params @ self.e_dagger,
             "coord_perp": jnp.sqrt(jnp.maximum(jnp.sum(params**2, axis=1) - jnp.sum(in_col**2, axis=1), 0.0)),
         }
+
+
+@problem_builder(TeacherStudent)
+class TeacherStudentProblem:
+    """Params {"W": (width, d), "a": (width,)}; the loss is (1/2) mean of (f(x_i) - y_i - s eps_i)^2
+    over the batch, the metrics the noise-free train and test losses and the parameter norm."""
+
+    def __init__(self, spec: TeacherStudent, *, dtype=jnp.float32):
+        self.spec, self.dtype = spec, jnp.dtype(dtype)
+        # float64 numpy first (one instance whatever the run's dtype), then cast
+        rng = np.random.default_rng(spec.instance_seed)
+        w_t, a_t = rng.standard_normal((spec.teacher_width, spec.d)), rng.standard_normal(spec.teacher_width)
+        x_train, x_test = rng.standard_normal((spec.n_train, spec.d)), rng.standard_normal((spec.n_test, spec.d))
+
+        def teacher(x):
+            return np.tanh(x @ w_t.T / np.sqrt(spec.d)) @ a_t / np.sqrt(spec.teacher_width)
+
+        self.x_train, self.y_train = jnp.asarray(x_train, self.dtype), jnp.asarray(teacher(x_train), self.dtype)
+        self.x_test, self.y_test = jnp.asarray(x_test, self.dtype), jnp.asarray(teacher(x_test), self.dtype)
+
+    def init(self, key: jax.Array) -> dict:
+        kw, ka = jax.random.split(key)
+        s = self.spec
+        return {"W": jax.random.normal(kw, (s.width, s.d), self.dtype), "a": jax.random.normal(ka, (s.width,), self.dtype)}
+
+    def predict(self, params: dict, x: jax.Array) -> jax.Array:
+        s = self.spec
+        return jnp.tanh(x @ params["W"].T / np.sqrt(s.d)) @ params["a"] / np.sqrt(s.width)
+
+    def sample_batch(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(indices, label noise); full batch: every index, so one jitted structure either way."""
+        s = self.spec
+        k_idx, k_noise = jax.random.split(key)
+        if s.batch_size is None:
+            idx = jnp.arange(s.n_train)
+        else:
+            idx = jax.random.choice(k_idx, s.n_train, (s.batch_size,), replace=False)
+        noise = s.label_noise * jax.random.normal(k_noise, idx.shape, self.dtype)
+        return idx, noise
+
+    def loss(self, params: dict, batch) -> jax.Array:
+        idx, noise = batch
+        r = self.predict(params, self.x_train[idx]) - self.y_train[idx] - jax.lax.stop_gradient(noise)
+        return 0.5 * jnp.mean(r**2)
+
+    def metrics(self, params: dict) -> dict[str, jax.Array]:
+        train = 0.5 * jnp.mean((self.predict(params, self.x_train) - self.y_train) ** 2)
+        test = 0.5 * jnp.mean((self.predict(params, self.x_test) - self.y_test) ** 2)
+        norm = jnp.sqrt(sum(jnp.sum(p**2) for p in jax.tree.leaves(params)))
+        return {"loss": train, "test_loss": test, "norm": norm}
+
+
+from . import latedecay_vgg  # noqa: E402,F401  (registers the vgg_mini builder)

@@ -169,3 +169,6 @@ class LinearRegressionBNProblem:
             # on Gamma, so that the period-2 oscillation does not blur the distance to (M)
             "dist_to_flattest": jnp.linalg.norm(w_tilde_phi - self.w_flat),
         }
+
+
+from . import normsharp_nets  # noqa: E402,F401  (registers the CIFAR networks' builder)

@@ -15,13 +15,15 @@ import optax
 from optdyn.spec.components import IRE, SAM, SGD, AdamW, InverseSharpness
 
 from .inverse_sharpness import inverse_sharpness
-from .ire import ire
+from .ire import ire, resolve_start
 
 
 def build_optimizer(spec: SGD | AdamW | SAM | IRE | InverseSharpness, schedule: optax.Schedule, *, peak_lr: float | None = None,
                     per_replica: bool = False, fisher_fn: Callable | None = None,
-                    sharpness_fn: Callable | None = None) -> optax.GradientTransformationExtraArgs:
-    """``peak_lr`` is lr_max of IRE's prog_decay; ``per_replica`` ranks IRE's mask per replica.
+                    sharpness_fn: Callable | None = None, warmup_steps: int = 0,
+                    epoch_steps: int | None = None) -> optax.GradientTransformationExtraArgs:
+    """``peak_lr`` is lr_max of IRE's prog_decay; ``per_replica`` ranks IRE's mask per replica;
+    ``warmup_steps`` and ``epoch_steps`` resolve IRE's ``warmup_end`` and epoch start rules.
 
     The wrappers own their estimators: ``fisher_fn(params, **extra_args)`` (IRE's diagonal
     Fisher) and ``sharpness_fn(params, **extra_args)`` (the 1/S rule's S), called by the wrapper
@@ -37,7 +39,9 @@ def build_optimizer(spec: SGD | AdamW | SAM | IRE | InverseSharpness, schedule: 
                 raise ValueError("IRE prog_decay needs the schedule's peak learning rate")
             scale = lambda t: schedule(t) / peak_lr  # noqa: E731
         base = build_optimizer(spec.base, schedule, peak_lr=peak_lr, per_replica=per_replica)
-        return ire(base, spec.kappa, spec.gamma, spec.every, spec.start, scale, per_replica, fisher_fn=fisher_fn)
+        start, loss_below = resolve_start(spec.start, warmup_steps=warmup_steps, epoch_steps=epoch_steps)
+        return ire(base, spec.kappa, spec.gamma, spec.every, start, scale, per_replica, fisher_fn=fisher_fn,
+                   loss_below=loss_below, epoch_steps=epoch_steps)
     if spec.name == "sam":
         return build_optimizer(spec.base, schedule)
     if spec.name == "inverse_sharpness":

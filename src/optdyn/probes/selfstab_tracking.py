@@ -24,6 +24,7 @@ continuation (warm-start eigenvectors are part of the state).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from pathlib import Path
@@ -36,6 +37,7 @@ import numpy as np
 from optdyn.curvature import third_derivative_contraction, top_eigenpairs
 
 from ..theory.selfstab_predicted import Centre, code_step, constants, coordinates, linear_project, paper_step, place
+from .selfstab_eigs import HostLobpcg
 
 __all__ = ["find_instability", "track", "TrackState", "Tracker", "gf_substeps"]
 
@@ -57,10 +59,17 @@ def _random_block(dim: int, k: int, dtype, key: jax.Array) -> jax.Array:
 class Tracker:
     """The compiled pieces for one loss ``f`` and learning rate ``eta``. ``method``: the
     eigen-solver of ``curvature.top_eigenpairs`` ("lobpcg" warm-started as the authors, "lanczos"
-    or "dense"); LOBPCG needs dim > 5k, so small problems fall back to dense."""
+    or "dense"); LOBPCG needs dim > 5k, so small problems fall back to dense.
+
+    ``fast`` (with "lobpcg"): the solves are ``selfstab_eigs.HostLobpcg`` (one jitted call per
+    LOBPCG iteration: XLA:CPU runs convolution and attention HVPs several times slower inside the
+    in-graph solver's while loop) and a step's row, its GD/GF/predicted advance, and each
+    projection's centre is one jitted call each. Same iterates up to solver tolerance
+    (``tests/test_selfstab_fast_tracking.py``); ``benchmarks/selfstab_tracking.py`` times both."""
 
     def __init__(self, f: Callable, eta: float, *, method: str = "lobpcg", iters: int | None = None,
-                 tol: float | None = 1e-9, generalized: bool = False, proj_steps: int = 3, predicted: str = "paper"):
+                 tol: float | None = 1e-9, generalized: bool = False, proj_steps: int = 3, predicted: str = "paper",
+                 fast: bool = True):
         if predicted not in ("paper", "code"):
             raise ValueError(f"predicted must be 'paper' (eq. (6)) or 'code' (gradient form), not {predicted!r}")
         self.f, self.eta, self.method, self.iters, self.tol = f, float(eta), method, iters, tol
@@ -78,48 +87,96 @@ class Tracker:
         self.predict = jax.jit(lambda c, v: step(f, c, v, self.eta, generalized))
         self.place = jax.jit(place)
         self.project_once = jax.jit(lambda c, active: linear_project(c, self.eta, active), static_argnums=1)
+        # fast: LOBPCG iterations dispatched from Python (``selfstab_eigs``) and one jitted call per
+        # phase of a tracked step; False: the in-graph solver and per-quantity calls (the reference)
+        self.fast = fast and method == "lobpcg"
+        self._solvers: dict[int, HostLobpcg] = {}
+        self._signed = jax.jit(_signed)
+        self._rest = jax.jit(self._centre_rest)
+        self.row_values = jax.jit(lambda gd, dagger, gf, c, v_hat: _row_values(f, self.eta, gd, dagger, gf, c, v_hat))
+        self.advance = jax.jit(lambda gd, gf, n, c, v_hat: (
+            self.gd_step(gd), self.gf_step(gf, n), step(f, c, v_hat, self.eta, generalized)))
 
     def _eigs(self, x: jax.Array, U: jax.Array) -> tuple[jax.Array, jax.Array]:
         k = U.shape[1]
         method = "dense" if self.method == "lobpcg" and x.shape[0] <= 5 * k else self.method
         vals, vecs = top_eigenpairs(self.f, x, k, method, iters=self.iters, v0=U, tol=self.tol)
-        # keep each vector's sign continuous with the warm start, so logged x = u . v is too
-        sign = jnp.sign(jnp.sum(vecs * U, axis=0))
-        return vals, vecs * jnp.where(sign == 0, 1, sign)
+        return _signed(vals, vecs, U)
+
+    def _host_eigs(self, x: jax.Array, U: jax.Array) -> tuple[jax.Array, jax.Array] | None:
+        """The fast path's solve, or None where it does not apply (dense fallback of small problems)."""
+        k = U.shape[1]
+        if not self.fast or x.shape[0] <= 5 * k:
+            return None
+        if k not in self._solvers:
+            self._solvers[k] = HostLobpcg(self.f, k, tol=self.tol, max_iters=100 if self.iters is None else self.iters)
+        vals, vecs, _ = self._solvers[k].solve(x, U)
+        return self._signed(vals, vecs, U)
+
+    def eigs_any(self, x: jax.Array, U: jax.Array) -> tuple[jax.Array, jax.Array]:
+        out = self._host_eigs(x, U)
+        return self.eigs(x, U) if out is None else out
+
+    def _centre_rest(self, p: jax.Array, vals: jax.Array, vecs: jax.Array) -> Centre:
+        loss, g = jax.value_and_grad(self.f)(p)
+        return Centre(p, loss, g, vals, vecs, third_derivative_contraction(self.f, p, vecs[:, 0]))
 
     def _centre(self, p: jax.Array, U: jax.Array) -> Centre:
-        loss, g = jax.value_and_grad(self.f)(p)
-        vals, vecs = self._eigs(p, U)
-        return Centre(p, loss, g, vals, vecs, third_derivative_contraction(self.f, p, vecs[:, 0]))
+        return self._centre_rest(p, *self._eigs(p, U))
+
+    def centre_any(self, p: jax.Array, U: jax.Array) -> Centre:
+        out = self._host_eigs(p, U)
+        return self.centre(p, U) if out is None else self._rest(p, *out)
 
     def project(self, p: jax.Array, U: jax.Array, active: bool = False) -> tuple[jax.Array, jax.Array]:
         """``proj_steps`` linearized projections onto M, each from a fresh centre warm-started
         from the previous eigenvectors (3 eigen-solves per projection, App. D.3); ``active``
         lands on S = 2/eta from below too (``linear_project``)."""
         for _ in range(self.proj_steps):
-            c = self.centre(p, U)
-            p, U = self.project_once(c, active), c.vecs
+            out = self._host_eigs(p, U)
+            if out is None:
+                c = self.centre(p, U)
+                p, U = self.project_once(c, active), c.vecs
+            else:
+                # centre and move as two calls: one compiled D^3 L for centre_any and the projections
+                # (a Transformer's float64 third derivative takes minutes to compile here)
+                c = self._rest(p, *out)
+                p, U = self.project_once(c, active), c.vecs
         return p, U
+
+
+@functools.lru_cache(maxsize=8)
+def _tracker(f: Callable, eta: float, **settings) -> Tracker:
+    """One Tracker (and so one set of compiled functions) per loss and settings in a process: a
+    resumed or chunked ``track`` on the same ``f`` compiles nothing again (a CNN's float64 compiles
+    take minutes on 2 shared cores)."""
+    return Tracker(f, eta, **settings)
+
+
+def _signed(vals: jax.Array, vecs: jax.Array, U: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Each vector's sign made continuous with the warm start, so logged x = u . v is too."""
+    sign = jnp.sign(jnp.sum(vecs * U, axis=0))
+    return vals, vecs * jnp.where(sign == 0, 1, sign)
 
 
 def find_instability(f: Callable, x0, eta: float, *, max_steps: int = 10_000, dtype=jnp.float32,
                      method: str = "lobpcg", iters: int | None = None, tol: float | None = None,
                      thresholds: tuple[float, float] = (1.0, 1.5), dts: tuple[float, float, float] = (1.0, 0.1, 0.01),
-                     key: jax.Array | None = None) -> dict:
+                     key: jax.Array | None = None, fast: bool = True) -> dict:
     """GD from ``x0`` in ``dtype`` until the midpoint sharpness S((theta_t + theta_{t+1})/2) >= 2/eta.
 
     Returns {"reached", "x" (theta_t at the crossing, or the last iterate), "step", "sharpness",
     "u", "checks" (list of (step, S)), "backtracked"}. ``thresholds`` (in units of 1/eta) and
     ``dts`` (in time units) set the check spacing: dts[i] applies once S >= thresholds[i-1]/eta.
     """
-    tracker = Tracker(f, eta, method=method, iters=iters, tol=tol)
+    tracker = _tracker(f, eta, method=method, iters=iters, tol=tol, fast=fast)
     x = jnp.asarray(x0, dtype)
     U = _random_block(x.shape[0], 1, x.dtype, jax.random.PRNGKey(0) if key is None else key)
     step, last_gap, step_by_step, backtracked = 0, 0, False, False
     checks: list[tuple[int, float]] = []
     previous = (x, step, U)
     while True:
-        vals, vecs = tracker.eigs((x + tracker.gd_step(x)) / 2, U)
+        vals, vecs = tracker.eigs_any((x + tracker.gd_step(x)) / 2, U)
         S, U = float(vals[0]), vecs
         checks.append((step, S))
         if S >= 2 / eta:
@@ -189,32 +246,35 @@ def _initial_state(tracker: Tracker, x_star: jax.Array, key: jax.Array) -> Track
     # theta_0 is where the constraint turns active (Sec. 5), so theta_0^dagger sits on S = 2/eta
     dagger, U_dagger = tracker.project(x_star, _random_block(dim, 2, dt, keys[0]), active=True)
     v0 = x_star - dagger  # v_hat_0 = v_0 (Thm 1); for eq. (6), place(v0, u_0 . v0, u_0) = v0
-    x0 = float(jnp.vdot(tracker.centre(dagger, U_dagger).u, v0)) if tracker.predicted == "paper" else float("nan")
+    x0 = float(jnp.vdot(tracker.centre_any(dagger, U_dagger).u, v0)) if tracker.predicted == "paper" else float("nan")
     return TrackState(step=0, gd=x_star, dagger=dagger, gf=x_star, v_pred=v0, x_pred_next=x0, U_dagger=U_dagger,
                       U_gd=_random_block(dim, 1, dt, keys[1]), U_gf=_random_block(dim, 1, dt, keys[2]))
+
+
+def _row_values(f: Callable, eta: float, gd, dagger, gf, c: Centre, v_hat) -> dict[str, jax.Array]:
+    """The per-step quantities of a log row that are arrays (one jitted call; ``_row`` adds the rest)."""
+    consts = constants(c)
+    v_gd = gd - dagger
+    x_gd, y_gd = coordinates(c, v_gd)
+    x_pred, y_pred = coordinates(c, v_hat)
+    return {
+        "loss_gd": f(gd), "loss_dagger": c.loss, "loss_pred": f(dagger + v_hat), "loss_gf": f(gf),
+        "sharpness_dagger": c.sharpness,
+        # Thm 1: S(theta) ~ S(dagger) + grad S . v; dropping grad S . u x (the period-2 part) gives the 2-step average
+        "sharpness_pred": c.sharpness + jnp.vdot(c.grad_s, v_hat), "sharpness_pred_avg2": c.sharpness + y_pred,
+        "dist_gd": jnp.linalg.norm(v_gd), "dist_pred": jnp.linalg.norm(v_hat), "dist_gf": jnp.linalg.norm(gf - dagger),
+        "x_gd": x_gd, "y_gd": y_gd, "x_pred": x_pred, "y_pred": y_pred,
+        "lambda2": c.vals[1], "alpha": consts["alpha"], "beta": consts["beta"], "delta": consts["delta"],
+        "epsilon": eta * jnp.sqrt(consts["alpha"]), "grad_dot_u": jnp.vdot(c.grad, c.u),
+    }
 
 
 def _row(tracker: Tracker, s: TrackState, c: Centre, v_hat: jax.Array, S_gd: float, S_gf: float,
          n_gf: int) -> dict[str, float]:
     """One log row at step s.step (before advancing); x, y are Def. 5's u . v and grad S_perp . v."""
-    eta, consts = tracker.eta, constants(c)
-    v_gd = s.gd - s.dagger
-    x_gd, y_gd = coordinates(c, v_gd)
-    x_pred, y_pred = coordinates(c, v_hat)
-    row = {
-        "step": s.step,
-        "loss_gd": tracker.loss(s.gd), "loss_dagger": c.loss,
-        "loss_pred": tracker.loss(s.dagger + v_hat), "loss_gf": tracker.loss(s.gf),
-        "sharpness_gd": S_gd, "sharpness_gd_avg2": (S_gd + s.prev_gd_sharpness) / 2,
-        "sharpness_dagger": c.sharpness, "sharpness_gf": S_gf,
-        # Thm 1: S(theta) ~ S(dagger) + grad S . v; dropping grad S . u x (the period-2 part) gives the 2-step average
-        "sharpness_pred": c.sharpness + jnp.vdot(c.grad_s, v_hat), "sharpness_pred_avg2": c.sharpness + y_pred,
-        "dist_gd": jnp.linalg.norm(v_gd), "dist_pred": jnp.linalg.norm(v_hat),
-        "dist_gf": jnp.linalg.norm(s.gf - s.dagger),
-        "x_gd": x_gd, "y_gd": y_gd, "x_pred": x_pred, "y_pred": y_pred,
-        "lambda2": c.vals[1], "alpha": consts["alpha"], "beta": consts["beta"], "delta": consts["delta"],
-        "epsilon": eta * jnp.sqrt(consts["alpha"]), "grad_dot_u": jnp.vdot(c.grad, c.u), "gf_substeps": n_gf,
-    }
+    values = jax.device_get(tracker.row_values(s.gd, s.dagger, s.gf, c, v_hat))
+    row = {"step": s.step, **values, "sharpness_gd": S_gd, "sharpness_gd_avg2": (S_gd + s.prev_gd_sharpness) / 2,
+           "sharpness_gf": S_gf, "gf_substeps": n_gf}
     return {k: float(v) for k, v in row.items()}
 
 
@@ -222,7 +282,7 @@ def track(f: Callable, x_star, eta: float, steps: int, *, state: TrackState | No
           checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 10, generalized: bool = False,
           method: str = "lobpcg", iters: int | None = None, tol: float | None = 1e-9, proj_steps: int = 3,
           predicted: str = "paper", lambda2_stop: float = 1.9, lambda2_every: int = 1, max_gf_substeps: int = 64,
-          dtype=jnp.float64, key: jax.Array | None = None) -> TrackState:
+          dtype=jnp.float64, key: jax.Array | None = None, fast: bool = True) -> TrackState:
     """Track GD, theta^dagger, GF and the predicted dynamics from ``x_star`` for up to ``steps``
     logged steps (rows 0..steps-1), or until lambda_2(theta^dagger) >= ``lambda2_stop``/eta,
     checked at steps that are multiples of ``lambda2_every`` (the authors: every 50 steps; lambda_2
@@ -236,8 +296,8 @@ def track(f: Callable, x_star, eta: float, steps: int, *, state: TrackState | No
     if x_star.dtype != jnp.dtype(dtype):
         raise ValueError(f"tracking asks for {jnp.dtype(dtype)} but got {x_star.dtype}: "
                          "call optdyn.precision.configure_process(True) at process start")
-    tracker = Tracker(f, eta, method=method, iters=iters, tol=tol, generalized=generalized, proj_steps=proj_steps,
-                      predicted=predicted)
+    tracker = _tracker(f, eta, method=method, iters=iters, tol=tol, generalized=generalized, proj_steps=proj_steps,
+                       predicted=predicted, fast=fast)
     if state is None and checkpoint is not None and Path(checkpoint).exists():
         state = TrackState.load(checkpoint)
     if state is None:
@@ -249,9 +309,9 @@ def track(f: Callable, x_star, eta: float, steps: int, *, state: TrackState | No
         setattr(s, name, jnp.asarray(getattr(s, name), dtype))
 
     while s.step < steps:
-        c = tracker.centre(s.dagger, s.U_dagger)
-        vals_gd, U_gd = tracker.eigs(s.gd, s.U_gd)
-        vals_gf, U_gf = tracker.eigs(s.gf, s.U_gf)
+        c = tracker.centre_any(s.dagger, s.U_dagger)
+        vals_gd, U_gd = tracker.eigs_any(s.gd, s.U_gd)
+        vals_gf, U_gf = tracker.eigs_any(s.gf, s.U_gf)
         S_gd, S_gf = float(vals_gd[0]), float(vals_gf[0])
         n_gf = gf_substeps(eta, S_gf, max_gf_substeps)
         v_hat = tracker.place(s.v_pred, s.x_pred_next, c.u) if tracker.predicted == "paper" else s.v_pred
@@ -266,9 +326,9 @@ def track(f: Callable, x_star, eta: float, steps: int, *, state: TrackState | No
             s.stopped = "lambda2"
             break
         dagger, U_dagger = tracker.project(tracker.gd_step(s.dagger), c.vecs)
-        w, x_next = tracker.predict(c, v_hat)
+        gd, gf, (w, x_next) = tracker.advance(s.gd, s.gf, n_gf, c, v_hat)
         s = dataclasses.replace(
-            s, step=s.step + 1, gd=tracker.gd_step(s.gd), gf=tracker.gf_step(s.gf, n_gf), v_pred=w,
+            s, step=s.step + 1, gd=gd, gf=gf, v_pred=w,
             x_pred_next=float(x_next), dagger=dagger, U_dagger=U_dagger, U_gd=U_gd, U_gf=U_gf, prev_gd_sharpness=S_gd)
         if checkpoint is not None and s.step % checkpoint_every == 0:
             s.save(checkpoint)

@@ -1,4 +1,4 @@
-"""Inline stylesheet and script for the HTML report.
+"""Inline stylesheet of the HTML report (its script: script.py).
 
 Kept as a Python string (not a .css resource) so it ships with the package
 without any package-data configuration, and inlined into the page so the
@@ -17,7 +17,44 @@ body {
   margin: 0; color: var(--fg); background: var(--bg);
   font: 15px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
 }
-main { max-width: 1180px; margin: 0 auto; padding: 0 1.25rem 3rem; }
+main { max-width: 1180px; margin: 0 auto 0 15rem; padding: 0 1.25rem 3rem; }
+/* The table of contents stays in view: a reader jumps between papers without scrolling back. */
+nav#toc { position: fixed; top: 0; left: 0; bottom: 0; width: 14rem; overflow-y: auto;
+  padding: 0.8rem 0.6rem; border-right: 1px solid var(--border); background: var(--card);
+  font-size: 0.82rem; }
+nav#toc ul { list-style: none; margin: 0; padding-left: 0.6rem; }
+nav#toc > ul { padding-left: 0; }
+nav#toc li.fail > a { color: var(--fail); font-weight: 600; }
+nav#toc ul ul li { display: inline-block; margin-right: 0.35rem; }
+nav#toc label.filter { display: block; font-weight: 600; margin-bottom: 0.6rem; }
+@media (max-width: 900px) { nav#toc { position: sticky; width: auto; bottom: auto; max-height: 40vh;
+  border-right: 0; border-bottom: 1px solid var(--border); } main { margin-left: auto; } }
+body.failures-only article.figure:not(.fail), body.failures-only tr.claim:not(.verdict-fail),
+body.failures-only nav#toc li.pass, body.failures-only nav#toc li.ne,
+body.failures-only table.coverage tr.built,
+body.failures-only section.paper:not(:has(article.figure.fail)) { display: none; }
+.tag { display: inline-block; padding: 0 0.4rem; border-radius: 0.6rem; font-size: 0.72rem;
+  font-weight: 600; white-space: nowrap; margin-left: 0.2rem; }
+.tag.weak { background: var(--warn-bg); border: 1px solid #d4a72c; }
+.tag.cons { background: var(--ne-bg); border: 1px solid var(--ne); }
+td.ratio.off, td.nz { color: var(--fail); font-weight: 700; }
+tr.deviates td { background: var(--fail-bg); }
+tr.paper-row td { background: var(--ne-bg); }
+table.coverage tr.absent td { color: var(--muted); }
+.setting { background: #fff; border: 1px solid var(--border); border-radius: 6px;
+  padding: 0.4rem 0.6rem; margin: 0.4rem 0; font-size: 0.88rem; }
+details { margin: 0.5rem 0; }
+details > summary { cursor: pointer; font-weight: 600; color: var(--muted); font-size: 0.92rem; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.1rem 1rem; font-size: 0.85rem; margin: 0.3rem 0; }
+dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+a.prov { margin-right: 0.4rem; font-size: 0.8rem; }
+p.note { font-size: 0.8rem; margin: 0.2rem 0; overflow-wrap: anywhere; }
+a.zoom { cursor: zoom-in; }
+#zoom { position: fixed; inset: 0; z-index: 10; background: rgba(0, 0, 0, 0.85); display: flex;
+  flex-direction: column; align-items: center; justify-content: center; cursor: zoom-out; }
+#zoom[hidden] { display: none; }
+#zoom img { max-width: 98vw; max-height: 92vh; background: #fff; }
+#zoom p { color: #ddd; margin: 0.3rem; }
 header.report {
   border-bottom: 1px solid var(--border); padding: 1.25rem 0 0.75rem;
   margin-bottom: 1rem;
@@ -74,18 +111,5 @@ p.caption { margin: 0.4rem 0; white-space: pre-line; font-size: 0.92rem; }
 .warning { background: var(--warn-bg); border: 1px solid #d4a72c; border-radius: 6px;
   padding: 0.3rem 0.6rem; font-size: 0.85rem; }
 footer { margin-top: 3rem; font-size: 0.8rem; color: var(--muted); }
-@media print { article.figure { break-inside: avoid; } }
-"""
-
-# The browser test (tests/test_report.py) reads this attribute from the dumped
-# DOM; it is the only reliable way to learn from outside whether images decoded.
-SCRIPT = """
-window.addEventListener("load", function () {
-  var imgs = document.querySelectorAll("img");
-  var ok = 0;
-  for (var i = 0; i < imgs.length; i++) {
-    if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++;
-  }
-  document.body.dataset.imagesLoaded = ok + "/" + imgs.length;
-});
+@media print { article.figure { break-inside: avoid; } nav#toc { display: none; } main { margin: 0 auto; } }
 """

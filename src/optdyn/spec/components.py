@@ -260,19 +260,45 @@ class SAM(Strict):
     base: BaseOptimizerSpec
 
 
+class IREEpochStart(Strict):
+    """IRE from the start of epoch ``epoch`` (0-based: epoch 30 of 100 starts after 30 epochs)."""
+
+    epoch: int = Field(ge=0)
+
+
+class IRELossStart(Strict):
+    """IRE from the first epoch boundary at which the epoch-mean training (batch) loss is below
+    ``train_loss_below`` (the paper's "switch when the training loss approaches x")."""
+
+    train_loss_below: float = Field(gt=0)
+
+
 class IRE(Strict):
     """IRE (Algorithm 1) around a base optimizer or SAM: the base update times
     1 + kappa_t * mask, the mask being the gamma-fraction of coordinates with the smallest
     sampled-label diagonal Fisher (the problem's ``fisher_diag``), ranked over all parameters,
-    recomputed at steps start, start + every, ... The code's ``rank`` knob is 1 - gamma."""
+    recomputed at steps start, start + every, ... The code's ``rank`` knob is 1 - gamma.
+
+    ``start`` (T_w): a step (``120`` or ``{step: 120}``), ``{epoch: N}``, ``warmup_end`` (the
+    schedule's ``warmup_steps``) or ``{train_loss_below: x}``."""
 
     name: Literal["ire"]
     kappa: float = Field(ge=0)
     gamma: float = Field(gt=0, le=1)
     every: int = Field(10, ge=1)  # K
-    start: int = Field(0, ge=0)  # T_w: base optimizer alone before it
+    # T_w: base optimizer alone before it. A plain step stays an int in the dumped spec, so run
+    # ids from before the other rules existed are unchanged.
+    start: Union[Annotated[int, Field(ge=0)], Literal["warmup_end"], IREEpochStart, IRELossStart] = 0
     prog_decay: bool = False  # kappa_t = kappa * lr_t / lr_max (the code's prog_decay)
     base: Annotated[Union[SGD, AdamW, SAM], Field(discriminator="name")]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _step_start_is_an_int(cls, data):
+        # {step: N} is the plain step N: one spelling per rule, so one run id per run
+        if isinstance(data, dict) and isinstance(data.get("start"), dict) and set(data["start"]) == {"step"}:
+            data = {**data, "start": data["start"]["step"]}
+        return data
 
 
 class InverseSharpness(Strict):

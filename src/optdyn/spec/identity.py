@@ -13,6 +13,8 @@ def canonical(spec: RunSpec, parent_id: str | None, dataset: dict | None = None)
     if parent_id is not None:
         # The parent's identity (not its figure-local name) is what the branch depends on.
         data["branch_from"]["run"] = parent_id
+        if not data["branch_from"].get("reset_optimizer"):
+            data["branch_from"].pop("reset_optimizer", None)  # the default: ids from before the field stay
     if dataset is not None:
         # A prepared dataset counts by what it is (kind + parameters): redefining a name in
         # config/data.yaml makes new runs instead of silently reusing the old ones.

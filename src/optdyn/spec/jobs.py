@@ -20,6 +20,7 @@ from .identity import canonical, probe_id, run_id
 from .load import Plan, ResolvedFigure, ResolvedProbe, ResolvedRun
 from .paper import ClaimSpec, FigureSpec, RunSpec
 from .probes import ProbeSpec
+from .setting import config_line, setting_summary
 
 KINDS = ("runs", "probes", "figures", "claims", "data", "report")
 FORMAT = 1
@@ -54,16 +55,26 @@ def job_spec(plan: Plan, kind: str, key: str) -> dict:
                 "presets": paper.presets, "spec": fig.spec.model_dump(mode="json", exclude={"claims"}),
                 "plot": fig.plot.model_dump(mode="json"), "runs": fig.runs, "probes": fig.probes,
                 "run_specs": {rid: plan.runs[rid].spec.model_dump(mode="json") for rid in fig.runs.values()},
-                "deviations": fig.deviations, "groups": fig.groups, "seeds": fig.seeds}
+                "deviations": fig.deviations, "groups": fig.groups, "seeds": fig.seeds,
+                "settings": fig.settings}
     if kind == "data":
         return {"dataset": key, "definition": plan.datasets[key]}
     if kind == "report":
         return {"tier": plan.tier, "config": str(plan.config_file), "runs": len(plan.runs),
                 "papers": {name: p.title for name, p in plan.papers.items()},
-                "figures": {t: {"paper": f.paper, "key": f.key, "title": f.spec.title, "caption": f.spec.caption}
-                            for t, f in plan.figures.items()},
+                "figures": {t: report_entry(plan, f) for t, f in plan.figures.items()},
                 "deviations": plan.deviations}
     raise ValueError(f"unknown job kind {kind!r}; allowed: {', '.join(KINDS)}")
+
+
+def report_entry(plan: Plan, fig: ResolvedFigure) -> dict:
+    """What the report shows of a figure besides its files: the words, the setting that ran (and
+    what it stands in for), the runs and probes it read, and where its config block is."""
+    file = plan.config_file.parent / "papers" / f"{fig.paper}.yaml"
+    return {"paper": fig.paper, "key": fig.key, "title": fig.spec.title, "caption": fig.spec.caption,
+            "kind": fig.spec.kind, "runs": fig.runs, "probes": fig.probes, "seeds": fig.seeds,
+            "setting": setting_summary(fig.settings), "config": {"file": str(file), "line": config_line(file, fig.key)},
+            "deviations": fig.deviations}
 
 
 def write_job_spec(plan: Plan, kind: str, key: str, path: str | Path) -> Path:
@@ -121,7 +132,7 @@ def load_figure_job(path: str | Path) -> tuple[ResolvedFigure, PaperInfo]:
     spec = FigureSpec.model_validate_json(json.dumps(doc["spec"]))
     plot = PLOT_SPECS.of(doc["paper"])[doc["key"]].model_validate_json(json.dumps(doc["plot"]))
     fig = ResolvedFigure(doc["paper"], doc["key"], spec, plot, dict(doc["runs"]), list(doc["deviations"]), dict(doc["probes"]),
-                         dict(doc.get("groups", {})), list(doc.get("seeds", [])))
+                         dict(doc.get("groups", {})), list(doc.get("seeds", [])), dict(doc.get("settings", {})))
     return fig, PaperInfo(doc["paper"], doc["paper_title"], doc["presets"])
 
 

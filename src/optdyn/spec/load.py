@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,95 +23,11 @@ from .expand import FAMILY_KEYS, expand_figure
 from .overrides import apply_overrides, resolve_presets
 from .paper import FigureSpec, PaperSpec, RunSpec, WorkflowConfig
 from .plots import PlotSpec
-from .probes import CheckpointRef
+from .probes import CheckpointRef, PathRef
 from .runs import natural_steps, wsd_plan_runs
+from .setting import base_runs, settings
 from .yamlio import load_yaml
-
-
-@dataclass
-class ResolvedRun:
-    run_id: str
-    spec: RunSpec  # with steps resolved
-    parent: str | None = None  # run id of branch_from
-    used_by: list[str] = field(default_factory=list)  # "wsd/fig04:wsd"
-    checkpoint_steps: set[int] = field(default_factory=set)  # declared + needed by branches
-    dataset: dict | None = None  # the prepared dataset's definition (config/data.yaml), if any
-
-
-@dataclass
-class ResolvedProbe:
-    probe_id: str
-    run_ids: dict[str, str]  # figure-local run name -> run id: every run the probe reads
-    spec: Any  # a ProbeSpec
-
-    @property
-    def run_id(self) -> str:
-        """The run a one-run probe measures (a probe across runs: their ids, joined by ', ')."""
-        return ", ".join(self.run_ids.values())
-
-
-@dataclass
-class ResolvedFigure:
-    paper: str
-    key: str
-    spec: FigureSpec
-    plot: PlotSpec
-    runs: dict[str, str]  # figure-local run name -> run id
-    deviations: list[dict]
-    probes: dict[str, str] = field(default_factory=dict)  # figure-local probe name -> probe id
-    # a sweep's or replicate's name -> its members [{name, values}], in order (spec/expand.py)
-    groups: dict[str, list[dict]] = field(default_factory=dict)
-    seeds: list[int] = field(default_factory=list)  # figure-level replicates, [] if none
-
-    @property
-    def target(self) -> str:
-        return f"{self.paper}_{self.key}"
-
-
-@dataclass
-class Plan:
-    config: WorkflowConfig
-    config_file: Path
-    papers: dict[str, PaperSpec]
-    runs: dict[str, ResolvedRun]
-    figures: dict[str, ResolvedFigure]  # by target name, e.g. wsd_fig03
-    deviations: list[dict]
-    probes: dict[str, ResolvedProbe] = field(default_factory=dict)
-    datasets: dict[str, dict] = field(default_factory=dict)  # config/data.yaml, resolved
-
-    @property
-    def tier(self) -> str:
-        return self.config.tier
-
-    @property
-    def tier_dir(self) -> Path:
-        return Path(self.config.results) / self.tier
-
-    def run_dir(self, rid: str) -> Path:
-        return self.tier_dir / "runs" / rid
-
-    @property
-    def data_root(self) -> Path:
-        return Path(self.config.resources) / "data"
-
-    def dataset_dir(self, name: str) -> Path:
-        return self.data_root / name
-
-    def spec_path(self, kind: str, key: str) -> Path:
-        """Where the job spec of a run / probe / figure / claims check / dataset lies (spec/jobs.py)."""
-        return self.tier_dir / "specs" / kind / f"{key}.json"
-
-    def probe_path(self, pid: str) -> Path:
-        return self.tier_dir / "probes" / f"{pid}.parquet"
-
-    def figure_stem(self, target: str) -> Path:
-        fig = self.figures[target]
-        return self.tier_dir / "figures" / fig.paper / fig.key
-
-    def figure(self, target: str) -> ResolvedFigure:
-        if target not in self.figures:
-            raise SpecError(str(self.config_file), "target", target, f"unknown figure target; allowed: {', '.join(self.figures)}")
-        return self.figures[target]
+from .plan import Plan, ResolvedFigure, ResolvedProbe, ResolvedRun  # noqa: F401  (the plan's types, re-exported)
 
 
 def load_config(path: str | Path, tier: str | None = None, papers: list[str] | None = None,
@@ -163,9 +78,13 @@ def _load_paper(plan: Plan, file: Path, name: str) -> None:
         raise SpecError(f, "", doc, "expected a mapping at the top level")
     if doc.get("paper") != name:
         raise SpecError(f, "paper", doc.get("paper"), f"must be '{name}' (the file's name)")
+    if doc.get("figures") == {}:  # before the tier's overrides, which would blame a figure path instead
+        raise SpecError(f, "figures", {}, "at least one figure")
     tiers = doc.get("tiers") or {}
     deviations = []
+    paper_runs = None  # the paper's own runs, for what a scaled-down tier's runs stand in for
     if plan.tier != "paper" and isinstance(tiers, dict) and isinstance(tiers.get(plan.tier), dict):
+        paper_runs = base_runs(doc, f)
         deviations = apply_overrides(doc, tiers[plan.tier], f, plan.tier)
     presets = doc.get("presets") or {}
     if isinstance(presets, dict):
@@ -188,12 +107,15 @@ def _load_paper(plan: Plan, file: Path, name: str) -> None:
         plot = _validate(plot_cls, fig.plot, f, f"{where}.plot")
         _check_plot(plot, plot_cls, fig, paper, f, where, groups.get(fkey, {}))
         runs = _resolve_runs(plan, fig, f, where, f"{name}/{fkey}")
-        probes = _resolve_probes(plan, fig, runs, f, where)
+        probes = _resolve_probes(plan, fig, runs, f, where, groups.get(fkey, {}))
         devs = [d for d in deviations if d["scope"] == f"{name}/{fkey}"]
         target = f"{name}_{fkey}"
         fig = resolve_claims(fig, _namespace(plan, fig, runs, plot, paper), f, where)
         fig = fig.model_copy(update={"claims": [_for_tier(c, plan.tier) for c in fig.claims]})
-        plan.figures[target] = ResolvedFigure(name, fkey, fig, plot, runs, devs, probes, groups.get(fkey, {}), list(fig.seeds or []))
+        setting = settings({r: plan.runs[rid].spec for r, rid in runs.items()},
+                           None if paper_runs is None else paper_runs.get(fkey, {}), plan.datasets)
+        plan.figures[target] = ResolvedFigure(name, fkey, fig, plot, runs, devs, probes, groups.get(fkey, {}),
+                                              list(fig.seeds or []), setting)
 
 
 def _for_tier(claim: Any, tier: str) -> Any:
@@ -207,20 +129,57 @@ def _namespace(plan: Plan, fig: FigureSpec, runs: dict[str, str], plot: PlotSpec
             "plot": plot.model_dump(mode="json"), "presets": paper.presets}
 
 
-def _resolve_probes(plan: Plan, fig: FigureSpec, runs: dict[str, str], f: str, where: str) -> dict[str, str]:
+def _resolve_probes(plan: Plan, fig: FigureSpec, runs: dict[str, str], f: str, where: str,
+                    groups: dict[str, list[dict]] | None = None) -> dict[str, str]:
     out = {}
     for pname, probe in fig.probes.items():
         pwhere = f"{where}.probes.{pname}"
+        probe = _expand_group_refs(probe, groups or {})
         used = {}
         for path, name in run_refs(probe.model_dump(mode="json")):
             if name not in runs:
                 raise SpecError(f, f"{pwhere}.{path}", name, f"no such run in this figure; have: {', '.join(runs)}")
             used[name] = runs[name]
         _check_points(plan, probe, used, f, pwhere)
+        _keep_path_states(plan, probe, used)
         pid = probe_id(probe, used)
         plan.probes.setdefault(pid, ResolvedProbe(pid, used, probe))
         out[pname] = pid
     return out
+
+
+def _keep_path_states(plan: Plan, probe: Any, used: dict[str, str]) -> None:
+    """A trajectory a probe reads every ``every`` steps (``PathRef``) is kept as checkpoints, like
+    a ``{run, step}`` point, so the probe restores its states instead of replaying the run."""
+    for _, ref in _named(probe, "every"):
+        if not isinstance(ref, PathRef):
+            continue
+        run = plan.runs[used[ref.run]]
+        start = run.spec.branch_from.step if run.spec.branch_from is not None else 0
+        lo = max(start, ref.from_step or 0)
+        run.checkpoint_steps.update(s for s in range(lo, run.spec.steps + 1, ref.every) if s > start)
+
+
+def _expand_group_refs(probe: Any, groups: dict[str, list[dict]]) -> Any:
+    """A list item ``{run: <sweep group>, ...}`` of a probe stands for one item per member, in
+    sweep order (a PCA landscape over every subpath); the expanded spec is the probe's, so its
+    id follows the members. Probes naming no group are returned unchanged."""
+    def walk(node):
+        if isinstance(node, list):
+            out = []
+            for item in node:
+                if isinstance(item, dict) and item.get("run") in groups:
+                    out += [{**item, "run": m["name"]} for m in groups[item["run"]]]
+                else:
+                    out.append(walk(item))
+            return out
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        return node
+
+    data = probe.model_dump(mode="json")
+    expanded = walk(data)
+    return probe if expanded == data else type(probe).model_validate(expanded)
 
 
 def _check_points(plan: Plan, probe: Any, used: dict[str, str], f: str, pwhere: str) -> None:

@@ -30,6 +30,9 @@ class BranchFrom(Strict):
 
     run: str
     step: int = Field(ge=0)
+    # True: start from the parent's params and step with a fresh optimizer state (momentum
+    # buffers zeroed), as a restart from saved weights only does (late-decay authors' code)
+    reset_optimizer: bool = False
 
 
 class RunSpec(Strict):
@@ -105,6 +108,9 @@ class ClaimSpec(Strict):
     # before the run; the verdict stays FAIL and the report shows the reason beside it. A
     # resolved plan keeps only its own tier's entry.
     known_failure: dict[Literal["tiny", "smoke"], str] = Field(default_factory=dict)
+    # "consistency": true by construction or an echo of the config (a check of our own code,
+    # e.g. a schedule's breakpoints); reported and counted apart from reproduced claims
+    kind: Literal["reproduction", "consistency"] = "reproduction"
 
 
 class FigureSpec(Strict):

@@ -140,5 +140,39 @@ class CityLoss(Strict):
     batch: int | None = Field(None, ge=1)  # sequences per forward pass; None: the model's micro-batch
 
 
+class PathRef(Strict):
+    """A run's trajectory for a PCA landscape: its states every ``every`` steps from its first
+    (a branch's branch point) to its last, both included. ``run`` may name a sweep group of the
+    figure: it stands for every member, in sweep order."""
+
+    run: str
+    every: int = Field(ge=1)
+    from_step: int | None = Field(None, ge=0)  # None: from the run's first state; later drops a transient
+
+
+@probe_spec("latedecay")
+class PCALandscape(Strict):
+    """Loss landscape in the PCA plane of a set of trajectories (late-decay Fig. 2, after Lorch
+    2016 / Li et al. 2018; generic: any problem, any runs of one model). The flattened states of
+    ``paths`` are the rows of a PCA (Gram-matrix, exact); the losses are evaluated on
+    theta = mean + x1 pc1 + x2 pc2 (``surface: plane``) and, as the authors' code does, on the
+    curved surface mean + x1 pc1 + x2 pc2 + (a x1^2 + b x1 + c) pc3 with (a, b, c) the
+    least-squares fit of the states' PC3 coordinate on their PC1 coordinate (``curved``). The
+    table holds the grid (``part: grid``), every state's coordinates and losses (``part: path``)
+    and the explained-variance spectrum (``part: pca``). ``x1``/``x2`` None: the states' PC
+    range widened by ``margin`` of it on each side."""
+
+    kind: Literal["pca_landscape"]
+    paths: list[PathRef] = Field(min_length=1)
+    losses: dict[str, LossEval] = Field(default_factory=lambda: {"loss": LossEval(batch_seed=0)}, min_length=1)
+    surface: Literal["plane", "curved", "both"] = "plane"
+    components: int = Field(5, ge=3)  # the explained-variance spectrum kept (PC3 is the curved surface's)
+    x1: Grid | None = None
+    x2: Grid | None = None
+    grid: list[int] = Field(default_factory=lambda: [42, 31], min_length=2, max_length=2)  # points along (x1, x2) when the range is automatic
+    margin: float = Field(0.25, ge=0)
+    chunk: int = Field(64, ge=1)
+
+
 #: every registered probe class: the ones above, then each paper's ``spec/problems/<paper>.py``
 ProbeSpec = Annotated[Union[PROBE_SPECS.classes()], Field(discriminator="kind")]

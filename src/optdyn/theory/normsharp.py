@@ -160,3 +160,11 @@ def orbit_period(e: float, k: float, c_b: float, nodes: int = 2000) -> float:
     y = np.cos((2 * np.arange(1, nodes + 1) - 1) * np.pi / (2 * nodes))
     smooth = half * np.sqrt(1 - y**2) / np.sqrt(np.maximum(2 * g(mid + half * y), 1e-300))
     return 2 * np.pi / nodes * float(np.sum(smooth))
+
+
+def final_bn_min_loss(gamma: float, classes: int = 10) -> float:
+    """The cross-entropy floor L_min behind a final BN with fixed gamma (App. R, eq. 53): the
+    normalized logits of C classes are at best 3 gamma / -gamma/3 for C = 10, giving
+    ln(1 + (C - 1) exp(-gamma (sqrt(C - 1) + 1/sqrt(C - 1)))); ln(100/91) at gamma = (3/10) ln 91."""
+    r = np.sqrt(classes - 1.0)
+    return float(np.log1p((classes - 1) * np.exp(-gamma * (r + 1.0 / r))))

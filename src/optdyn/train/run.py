@@ -63,6 +63,9 @@ def train(run: ResolvedRun, out_dir: Path, *, parent_dir: Path | None = None, da
     elif run.parent is not None:
         start = spec.branch_from.step
         state, origin = _restore_parent(run, parent_dir, trainer, template), f"branched from {run.parent} at step {start}"
+        if spec.branch_from.reset_optimizer:
+            state = {**state, "opt_state": template["opt_state"]}  # tx.init's state: zero momentum, fresh counts
+            origin += " (optimizer state reset)"
         ckpts.save(start, state)  # the run's own first state: probes of this run need only its folder
     else:
         state, start, origin = template, 0, "initialized"

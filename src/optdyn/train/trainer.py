@@ -28,6 +28,20 @@ from optdyn.train.sharding import sharding_for
 _SAM_KEY, _FISHER_KEY = 1, 2
 
 
+def steps_per_epoch(problem) -> int | None:
+    """Steps of one pass over the training data: the problem's ``steps_per_epoch``, else a
+    classifier's ceil(n / batch) or a language model's train tokens / tokens per step (at
+    least 1); None when the problem has no finite training set."""
+    own = getattr(problem, "steps_per_epoch", None)
+    if own is not None:
+        return int(own)
+    if hasattr(problem, "n") and hasattr(problem, "batch_size"):
+        return -(-problem.n // (problem.batch_size or problem.n))
+    if all(hasattr(problem, a) for a in ("n_train", "batch_size", "seq_len")):
+        return max(1, problem.n_train // (problem.batch_size * problem.seq_len))
+    return None
+
+
 class Trainer:
     def __init__(self, spec: RunSpec, data_root: Path = Path("resources/data")):
         self.dtype = jnp.dtype(spec.dtype)
@@ -45,11 +59,16 @@ class Trainer:
         if self.inverse_sharpness is not None and not hasattr(self.problem, "sharpness"):
             raise ValueError(f"model '{spec.model.name}' has no sharpness(params, examples, iters), which eta_t = lr_t/S needs")
         lr_max = peak_lr(spec.schedule) if self.ire is not None and self.ire.prog_decay else None
+        # IRE's start rules: warmup_end reads the schedule, {epoch}/{train_loss_below} the epoch
+        # length; the loss rule monitors the batch losses inside the step (its optimizer state)
+        counts_epochs = self.ire is not None and not isinstance(self.ire.start, (int, str))
+        self.ire_loss_rule = self.ire is not None and hasattr(self.ire.start, "train_loss_below")
         # the estimators read self.problem when traced (not now): a problem swapped in after
         # construction (tests count its calls) is the one they use
         self.tx = build_optimizer(spec.optimizer, self.schedule, peak_lr=lr_max, per_replica=self.per_replica,
                                   fisher_fn=lambda params, key, **_: self.problem.fisher_diag(params, key),
-                                  sharpness_fn=self._sharpness)
+                                  sharpness_fn=self._sharpness, warmup_steps=getattr(spec.schedule, "warmup_steps", 0),
+                                  epoch_steps=steps_per_epoch(self.problem) if counts_epochs else None)
         self.init_key, self.data_key = jax.random.split(jax.random.PRNGKey(spec.seed))
         # gradient accumulation over the problem's micro-batches (LMs: the model spec's field)
         self.microbatches = int(getattr(self.problem, "microbatches", 1))
@@ -73,12 +92,19 @@ class Trainer:
             loss, grads = sam_value_and_grad(self.problem.loss, state["params"], batch, jax.random.fold_in(key, _SAM_KEY),
                                              self.sam.rho, self.sam.perturbation, self.per_replica)
         # the wrappers (IRE, 1/S) refresh their estimates themselves; others ignore the key
-        updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"], key=jax.random.fold_in(key, _FISHER_KEY))
+        extra = {"loss": loss} if self.ire_loss_rule else {}
+        updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"], key=jax.random.fold_in(key, _FISHER_KEY),
+                                            **extra)
         params = optax.apply_updates(state["params"], updates)
         logged = {"batch_loss": loss, "lr": self.schedule(t), "grad_norm": optax.tree.norm(grads)}
         if self.ire is not None:
             mask = jax.tree.leaves(opt_state.mask)
             logged["ire_flat_fraction"] = sum(jnp.sum(m) for m in mask) / sum(m.size for m in mask)
+            if self.ire_loss_rule:  # the step the train_loss_below rule fired at (-1: not yet)
+                logged["ire_start"] = opt_state.start
+        step_metrics = getattr(self.problem, "step_metrics", None)
+        if step_metrics is not None:  # a problem's own per-step measurements of params_t (normsharp_net: ||w||^2, sharpness)
+            logged |= step_metrics(state["params"], t)
         if self.inverse_sharpness is not None:  # the learning rate actually applied, lr_t / S
             logged["lr"] = logged["lr"] / opt_state.sharpness
             logged["inverse_sharpness_S"] = opt_state.sharpness

@@ -9,6 +9,7 @@ import pandas as pd
 
 from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.figures.style import legend_outside, palette
 from optdyn.optim.optimizers import find
 from optdyn.registry import figure
 from optdyn.theory import ire as theory
@@ -35,7 +36,7 @@ def _contours(ax, u_range, v_range) -> None:
     ax.contour(U, V, np.log10(L + 1e-30), levels=14, colors="0.6", linewidths=0.5, linestyles="solid")
     ax.axhline(0, color="0.35", lw=2, label="minima manifold $M = \\{v = 0\\}$")
     if u_range[0] <= 0 <= u_range[1]:
-        ax.plot([0], [0], "*", color="red", ms=14, zorder=5, label="flattest minimum (0, 0)")
+        ax.plot([0], [0], "*", color="C3", mec="k", mew=0.8, ms=15, zorder=5, label="flattest minimum (0, 0)")
     ax.set_xlim(*u_range)
     ax.set_ylim(*v_range)
     ax.set_xlabel("$u$")
@@ -53,32 +54,35 @@ def fig01(ctx: FigureContext) -> FigureOutput:
 
     ax = axes[0]
     _contours(ax, (0.990, 1.0005), (-0.0105, 0.0105))
-    ax.plot(p1["u"], p1["v"], "-", color="tab:blue", lw=0.3, alpha=0.7,
+    ax.plot(p1["u"], p1["v"], "-", color="C0", lw=0.3, alpha=0.7,
             label=diverged.label(f"GD, $\\eta$ = {gd1.spec.schedule.lr:g}", gd1))
     diverged.mark_end(ax, gd1, p1["u"], p1["v"])
-    ax.plot(start["u"], start["v"], "ko", ms=6)
+    ax.plot(start["u"], start["v"], "ko", ms=6, label="start")
     ax.set_title("(a) GD, $\\eta$ = 1: slow drift along M")
-    ax.legend(loc="lower left", fontsize=8)
+    legend_outside(ax, "below", ncol=2)
 
     ax = axes[1]
     _contours(ax, (-0.5, 1.5), (-0.5, 0.5))
-    ax.plot(p2["u"], p2["v"], ".-", color="tab:red", lw=1, ms=5, label=diverged.label(f"GD, $\\eta$ = {gd2.spec.schedule.lr:g}", gd2))
+    ax.plot(p2["u"], p2["v"], ".-", color="C3", lw=1, ms=5, label=diverged.label(f"GD, $\\eta$ = {gd2.spec.schedule.lr:g}", gd2))
     diverged.mark_end(ax, gd2, p2["u"], p2["v"], color="k")
-    ax.plot(start["u"], start["v"], "ko", ms=6)
+    ax.plot(start["u"], start["v"], "ko", ms=6, label="start")
     ax.set_title("(b) GD, $\\eta$ = 2: diverges")
-    ax.legend(loc="lower left", fontsize=8)
+    legend_outside(ax, "below", ncol=2)
 
     ax = axes[2]
     _contours(ax, (-0.1, 1.2), (-0.012, 0.012))
-    ax.plot(p1["u"], p1["v"], "-", color="tab:blue", lw=0.3, alpha=0.7, label="GD, $\\eta$ = 1")
-    colors = plt.cm.copper(np.linspace(0.15, 0.75, len(ire_runs)))
-    for (kappa, run), color in zip(ire_runs, colors):
+    ax.plot(p1["u"], p1["v"], "-", color="C0", lw=0.3, alpha=0.7, label="GD, $\\eta$ = 1")
+    # distinct hues and markers per kappa (a one-hue ramp made kappa = 90 and 900 look alike)
+    # (C0 is GD, C3 the star, C7 the grey contours: the kappas take the others)
+    colors = [f"C{k}" for k in (2, 1, 4, 5, 6, 8, 9)][: len(ire_runs)] if len(ire_runs) <= 7 else palette(len(ire_runs))
+    for (kappa, run), color, marker in zip(ire_runs, colors, "osD^v<>p"):
         path = _path(run)
-        ax.plot(path["u"], path["v"], ".-", color=color, lw=1, ms=4, label=diverged.label(f"GD-IRE, $\\kappa$ = {kappa:g}", run))
+        ax.plot(path["u"], path["v"], "-", marker=marker, color=color, lw=1, ms=4,
+                label=diverged.label(f"GD-IRE, $\\kappa$ = {kappa:g}", run))
         diverged.mark_end(ax, run, path["u"], path["v"])
-    ax.plot(start["u"], start["v"], "ko", ms=6)
+    ax.plot(start["u"], start["v"], "ko", ms=6, label="start")
     ax.set_title("(c) GD-IRE ($\\eta$ = 1) vs GD")
-    ax.legend(loc="upper left", fontsize=8)
+    legend_outside(ax, "below", ncol=2)
     fig.tight_layout()
 
     first_du_gd, first_v_gd = p1["u"].iloc[1] - p1["u"].iloc[0], p1["v"].iloc[1]
@@ -143,17 +147,18 @@ def appA(ctx: FigureContext) -> FigureOutput:
     hs = np.linspace(1, 2, 3)
     ax_v.axhline(eta * sigma**2 / 2, color="k", ls=":", lw=1, label="SDE limit $\\eta\\sigma^2/2$")
     for h in (hs[0], hs[-1]):
-        ax_v.axhline(theory.sgd_v_variance(eta, sigma, h), color="0.4", ls="--", lw=0.8)
-    ax_v.text(0.99, 0.02, "dashed: $\\eta\\sigma^2/(2-\\eta h)$ at h = 1, 2", transform=ax_v.transAxes, ha="right", fontsize=8)
-    ax_u.axhspan(lo, hi, color="0.9", zorder=0)
+        ax_v.axhline(theory.sgd_v_variance(eta, sigma, h), color="0.4", ls="--", lw=0.8,
+                     label="$\\eta\\sigma^2/(2-\\eta h)$ at $h$ = 1, 2" if h == hs[0] else None)
+    # the band is where the drift rate is fitted: said in the legend, not left unexplained
+    ax_u.axhspan(lo, hi, color="0.9", zorder=0, label=f"rate fit window: E[u] in [{lo:g}, {hi:g}], step $\\geq$ {skip}")
     ax_u.set_xlabel("step")
     ax_u.set_ylabel("E[u] (flat coordinate)")
-    ax_u.set_title("drift along M: (1+$\\kappa$)x faster")
-    ax_u.legend(fontsize=8)
+    ax_u.set_title("drift along M: $(1+\\kappa)\\times$ faster")
+    legend_outside(ax_u, "below", ncol=2)
     ax_v.set_xlabel("step")
     ax_v.set_ylabel("E[$v^2$] (sharp coordinate)")
     ax_v.set_title("sharp-direction variance: unchanged")
-    ax_v.legend(fontsize=8, loc="upper right")
+    legend_outside(ax_v, "below", ncol=2)
     fig.tight_layout()
 
     ire = [k for k, _ in runs if k > 0]

@@ -37,7 +37,9 @@ def fig01toy(ctx: FigureContext) -> FigureOutput:
 
     m_steps, m_test = replica_matrix(main, "test_loss")
     _, m_train = replica_matrix(main, "train_loss")
-    fig, axes = plt.subplots(1, 4, figsize=(20, 4.6))
+    # 2 x 2 at 13 in: text stays readable when the report shows the figure ~1000 px wide
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+    axes = axes.ravel()
     ax = axes[0]
     ax.plot(m_steps, m_train.mean(axis=1), color="tab:blue", label=diverged.label("train loss", main))
     ax.plot(m_steps, m_test.mean(axis=1), color="tab:orange", label="test loss")
@@ -47,7 +49,7 @@ def fig01toy(ctx: FigureContext) -> FigureOutput:
         ax.axvline(k, color="grey", lw=0.5, ls="--")
     eta_l = main.spec.schedule.lr
     ax.set(yscale="log", xlabel="step", ylabel="loss", title=fr"(a) main path, $\eta_L$ = {eta_l:g} (decay times dashed)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=10)
 
     rows, finals, maps = [], [], {"train_loss": [], "test_loss": []}
     for k, name, run in branches:
@@ -90,7 +92,7 @@ def fig01toy(ctx: FigureContext) -> FigureOutput:
                    label=f"decay at {bad['decay_step']}: diverged at step {bad['diverged_at']}")
     twin.grid(False)
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, fontsize=8)
+    ax.legend(handles=handles, fontsize=10)
     fig.tight_layout()
 
     values = {

@@ -7,6 +7,7 @@ import numpy as np
 
 from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.figures.style import legend_outside, log_range, ran_line
 from optdyn.models.normsharp import LinearRegressionBNProblem
 from optdyn.registry import figure
 from optdyn.theory import normsharp as th
@@ -68,36 +69,53 @@ def _values(df, odf, wdf, ev, entry, test_flat, sharp_flat, lr, wd) -> dict:
 
 def _draw(ctx, df, odf, wdf, ev, entry, test_flat) -> plt.Figure:
     lr, wd = S.hyper(ctx.runs["main"])
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8), layout="constrained")
+    # two rows so text stays legible at report width; (d)'s every-step window is a panel of its
+    # own, not an inset over |h_t|
+    fig = plt.figure(figsize=(14, 8.4), layout="constrained")
+    grid = fig.add_gridspec(2, 3)
+    axes = [fig.add_subplot(grid[0, k]) for k in range(3)] + [fig.add_subplot(grid[1, :2]), fig.add_subplot(grid[1, 2])]
     ax = axes[0]
-    ax.plot(ev["step"], ev["test_loss"], label="test loss")
+    ax.plot(ev["step"], ev["test_loss"], label="test loss (left axis)")
     ax.axhline(test_flat, color="C0", ls=":", lw=1, label="test loss of (M)")
     ax2 = ax.twinx()
-    ax2.plot(ev["step"], ev["dist_to_flattest"], color="C1", label="dist. to (M)")
+    ax2.plot(ev["step"], ev["dist_to_flattest"], color="C1", label="dist. to (M) (right axis)")
     ax2.grid(False)
     ax.set(xlabel="step", title="(a) test loss / distance to (M)")
-    ax.legend(fontsize=7, loc="upper right")
-    ax2.legend(fontsize=7, loc="center right")
-    axes[1].semilogy(df["step"], df["train_loss"], lw=0.4, label=diverged.label("main", ctx.runs["main"]))
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    legend_outside(ax, "below", handles=h1 + h2, labels=l1 + l2, ncol=2, fontsize=8)
+    axes[1].semilogy(df["step"], df["train_loss"], lw=0.4, label=diverged.label("train loss", ctx.runs["main"]))
     diverged.mark_end(axes[1], ctx.runs["main"], df["step"], df["train_loss"])
-    axes[1].legend(fontsize=7)
     axes[1].set(xlabel="step", title="(b) train loss")
+    _train_range(axes[1], df, entry)
+    legend_outside(axes[1], "below", fontsize=8)
     ax = axes[2]
     oev = odf.dropna(subset=["sharpness_phi"])
     ax.plot(oev["step"], oev["sharpness_phi"], label=r"$\lambda_1^H(\phi_t)$")
     ax.plot(odf["step"], odf["two_over_eta"], ls="--", label=r"$2/\tilde\eta_t$")
     ax.set(xlabel="step", title="(c) threshold vs sharpness at $\\phi_t$")
-    ax.legend(fontsize=7)
+    legend_outside(ax, "below", ncol=3, fontsize=8)
     ax = axes[3]
     ax.plot(oev["step"], oev["h"].abs(), lw=0.8, label=diverged.label(r"$|h_t|$ (every 10 steps)", ctx.runs["osc"]))
     diverged.mark_end(ax, ctx.runs["osc"], oev["step"], oev["h"].abs())
     ax.set(xlabel="step", title="(d) $|h_t|$")
-    inset = ax.inset_axes([0.5, 0.12, 0.45, 0.35])
-    inset.plot(wdf["step"].iloc[:40], wdf["h"].iloc[:40], ".-", lw=0.6, ms=3)
-    inset.axhline(0, color="0.5", lw=0.5)
-    inset.set_title(diverged.label("$h_t$, every step", ctx.runs["window"]), fontsize=7)
-    inset.tick_params(labelsize=6)
-    for ax in axes:
+    legend_outside(ax, "below", ncol=2, fontsize=8)
+    ax = axes[4]
+    ax.plot(wdf["step"].iloc[:40], wdf["h"].iloc[:40], ".-", lw=0.6, ms=4)
+    ax.axhline(0, color="0.5", lw=0.5)
+    ax.set(xlabel="step", title=diverged.label("(d, detail) $h_t$, every step", ctx.runs["window"]))
+    for ax in axes[:4]:
         S.entry_line(ax, entry)
-    fig.suptitle(f"Linear regression with BN, GD+WD (eta = {lr}, lambda = {wd})")
+    fig.suptitle(f"Linear regression with BN, GD+WD ($\\eta$ = {lr}, $\\lambda$ = {wd})\n{ran_line(ctx, 'main', 160)}")
     return fig
+
+
+def _train_range(ax, df, entry) -> None:
+    """Log axis over the train loss from EoS entry on: before it the loss interpolates to float
+    round-off (~1e-32), which would squash the EoS regime; the axis says how far below it went."""
+    after = df["train_loss"] if entry is None else df.loc[df["step"] >= entry, "train_loss"]
+    lo, _ = log_range(ax, after.to_numpy(), q=0.05, pad=3.0)
+    below = df["train_loss"] < lo
+    if below.any():
+        ax.set_title(f"{ax.get_title()}\n(below the axis from step {int(df.loc[below, 'step'].iloc[0])}, "
+                     f"min {df['train_loss'].min():.0e})", fontsize=9)

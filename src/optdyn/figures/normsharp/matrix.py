@@ -8,6 +8,7 @@ import pandas as pd
 
 from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.figures.style import legend_outside, log_range, ran_line, share
 from optdyn.registry import figure
 
 from . import series as S
@@ -37,12 +38,26 @@ def _summary(run, settle: int = 1000) -> dict:
                   "gap": float(gap), "final_test": float(final["test_loss"])}
 
 
-def _panels(axes, s: dict, label: str = "", run=None) -> None:
+def _loss_range(ax, df: pd.DataFrame, ev: pd.DataFrame, entry: int | None) -> None:
+    """A log axis over the test loss and the train loss after EoS entry: before it the train
+    loss interpolates down to float round-off (~1e-30), which would squash the test loss's drop
+    (the headline) into a few pixels. How far the train loss went below the axis is said in the
+    title. (5% quantile: the train loss's spikes down around EoS entry are a few % of the steps.)"""
+    after = df["train_loss"] if entry is None else df.loc[df["step"] >= entry, "train_loss"]
+    lo, _ = log_range(ax, [ev["test_loss"].to_numpy(), after.to_numpy()], q=0.05, pad=3.0)
+    below = df["train_loss"] < lo
+    if below.any():
+        ax.set_title(f"{ax.get_title()}\n(train below the axis from step {int(df.loc[below, 'step'].iloc[0])}, "
+                     f"min {df['train_loss'].min():.0e})", fontsize=9)
+
+
+def _panels(axes, s: dict, label: str = "", run=None, legends: bool = True) -> None:
     df, ev, entry = s["df"], s["ev"], s["entry"]
     ax = axes[0]
     ax.semilogy(df["step"], df["train_loss"], lw=0.6, label="train")
     ax.semilogy(ev["step"], ev["test_loss"], lw=1.4, label="test")
     ax.set(title=diverged.label(f"{label}loss", run) if run is not None else f"{label}loss", xlabel="step")
+    _loss_range(ax, df, ev, entry)
     if run is not None:
         diverged.mark_end(ax, run, df["step"], df["train_loss"])
     ax = axes[1]
@@ -51,7 +66,8 @@ def _panels(axes, s: dict, label: str = "", run=None) -> None:
     ax.set(title=f"{label}sharpness", xlabel="step")
     for ax in axes[:2]:
         S.entry_line(ax, entry)
-        ax.legend(fontsize=7)
+        if legends:
+            legend_outside(ax, "below", ncol=2, fontsize=8)
     if len(axes) > 3:
         axes[2].plot(df["step"], df["norm_sq_rec"], lw=1.0)
         axes[2].set(title=r"$\|w_t\|_2^2$", xlabel="step", yscale="log")
@@ -61,7 +77,8 @@ def _panels(axes, s: dict, label: str = "", run=None) -> None:
         ax.semilogy(ev["step"], ev[f"sv[{k}]"], lw=1.0, label=rf"$\sigma_{k + 1}$")
     ax.set(title=f"{label}singular values", xlabel="step")
     S.entry_line(ax, entry)
-    ax.legend(fontsize=7, ncol=2)
+    if legends:
+        legend_outside(ax, "below", ncol=3, fontsize=8)
 
 
 def _tidy(name: str, s: dict) -> pd.DataFrame:
@@ -74,9 +91,10 @@ def _tidy(name: str, s: dict) -> pd.DataFrame:
 def fig01(ctx: FigureContext) -> FigureOutput:
     run = ctx.runs["main"]
     s = _summary(run, ctx.plot.settle_steps)
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), layout="constrained")
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), layout="constrained")
     _panels(axes, s, run=run)
-    fig.suptitle(f"Matrix completion with BN, d = {run.spec.model.d}, N = {run.spec.model.observations}: GD+WD")
+    fig.suptitle(f"Matrix completion with BN, d = {run.spec.model.d}, N = {run.spec.model.observations}: GD+WD\n"
+                 f"{ran_line(ctx, 'main', 200)}")
     values = {
         "test_loss_at_interpolation": s["plateau"], "test_loss_final": s.get("final_test"),
         "eos_entry_step": s["entry"], "eos_sharpness_ratio": s["ratio"], "sharpness_drop_ratio": s["drop"],
@@ -95,7 +113,7 @@ def sweep(ctx: FigureContext) -> FigureOutput:
     for j, name in enumerate(names):
         run = ctx.runs[name]
         s = _summary(run)
-        _panels(axes[:, j], s, label=f"N = {run.spec.model.observations}: ", run=run)
+        _panels(axes[:, j], s, label=f"N = {run.spec.model.observations}: ", run=run, legends=False)
         frames.append(_tidy(name, s))
         values["observations"].append(run.spec.model.observations)
         values["eos_entry_steps"].append(s["entry"])
@@ -105,8 +123,11 @@ def sweep(ctx: FigureContext) -> FigureOutput:
         values["sharpness_drop_ratios"].append(s["drop"])
     lags = values["test_onset_lags"]
     values["max_test_onset_lag"] = float(np.max(lags)) if not np.any(np.isnan(lags)) else float("nan")
+    for row in axes:  # one legend per row, right of it: the columns share their series
+        legend_outside(row[-1], "right", fontsize=9)
+    share(axes[1], y=True)  # sharpness against 2/eta on one scale across N
     d = ctx.runs[names[0]].spec.model.d
-    fig.suptitle(f"Matrix completion with BN, {d} x {d}, rank 2: GD+WD")
+    fig.suptitle(f"Matrix completion with BN, {d} $\\times$ {d}, rank 2: GD+WD\n{ran_line(ctx, names[0], 200)} (first column)")
     return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))
 
 

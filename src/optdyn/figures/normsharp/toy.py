@@ -9,6 +9,7 @@ import numpy as np
 
 from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.figures.style import colorbar, legend_outside, ran_line
 from optdyn.registry import figure
 from optdyn.theory import normsharp as th
 
@@ -34,19 +35,20 @@ def fig03(ctx: FigureContext) -> FigureOutput:
     theta = df[["theta_f[0]", "theta_f[1]", "theta_f[2]"]].to_numpy()
     # the trajectory stays on one hemisphere (z > 0 at the start, z -> 0): plot it seen from above
     x, y, f = _sphere_loss_map()
-    fig = plt.figure(figsize=(12, 4.6))
+    fig = plt.figure(figsize=(13, 5.2), layout="constrained")
     ax = fig.add_subplot(1, 2, 1)
-    ax.contourf(x, y, f, levels=30, cmap="Greys_r")
+    # low F light (the valley is pale), so Gamma is drawn black as its legend says
+    cf = ax.contourf(x, y, f, levels=30, cmap="Greys")
+    colorbar(fig, cf, ax, r"$F(\theta)$ on $S^2$", format="%.2g")
     t = np.linspace(0, np.pi / 2, 50)
-    ax.plot(np.cos(t) / np.sqrt(2), np.cos(t) / np.sqrt(2), color="w", lw=4.5)  # halo on the dark valley
-    ax.plot(np.cos(t) / np.sqrt(2), np.cos(t) / np.sqrt(2), color="k", lw=2, label=r"$\Gamma$: $x = y > 0$")
+    ax.plot(np.cos(t) / np.sqrt(2), np.cos(t) / np.sqrt(2), color="k", lw=2.2, label=r"$\Gamma$: $x = y > 0$")
     ax.plot(theta[:, 0], theta[:, 1], "-", color="C1", lw=0.7, marker=".", ms=2.5, label=diverged.label(r"$\theta_t$", run))
     diverged.mark_end(ax, run, theta[:, 0], theta[:, 1])
     ax.plot(*theta[0, :2], "o", color="C0", label=r"$\theta_0$")
-    ax.plot(1 / np.sqrt(2), 1 / np.sqrt(2), "*", color="red", ms=14, label=r"$\zeta^*$")
+    ax.plot(1 / np.sqrt(2), 1 / np.sqrt(2), "*", color="C3", mec="k", mew=0.8, ms=15, label=r"$\zeta^*$", zorder=5)
     ax.set(xlim=(-0.1, 1.0), ylim=(-0.1, 1.0), aspect="equal", xlabel="x", ylabel="y",
            title=r"$\theta_t$ on $S^2$ (top view, z = $\sqrt{1-x^2-y^2}$)")
-    ax.legend(fontsize=7, loc="lower left")
+    legend_outside(ax, "below", ncol=4)
     ax = fig.add_subplot(1, 2, 2)
     ax.plot(df["step"], df["sharpness"], label=r"sharpness $\lambda_1(\nabla^2 L(\theta_t))$")
     ax.plot(df["step"], th.toy3d_sharpness_on_manifold(theta[:, 2]), ls=":", label=r"$6/(1-z_t^2)$ (on $\Gamma$)")
@@ -56,11 +58,12 @@ def fig03(ctx: FigureContext) -> FigureOutput:
     twin.plot(df["step"], theta[:, 2], color="C3", lw=1.0, label=r"$z_t$ (right axis)")
     twin.set(ylabel="z", ylim=(-0.05, 0.75))
     twin.grid(False)
-    ax.legend(fontsize=7, loc="upper right")
-    twin.legend(fontsize=7, loc="center right")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = twin.get_legend_handles_labels()
+    legend_outside(ax, "below", handles=h1 + h2, labels=l1 + l2, ncol=2)
     values = diverged.guarded(run, _values, df, theta, default=diverged.unmeasured(ctx))
     data = df[["step", "train_loss", "sharpness", "two_over_eta"]].assign(x=theta[:, 0], y=theta[:, 1], z=theta[:, 2])
-    fig.suptitle(f"3-D scale-invariant toy, GD+WD (eta = {lr}, lambda = {wd})")
+    fig.suptitle(f"3-D scale-invariant toy, GD+WD ($\\eta$ = {lr}, $\\lambda$ = {wd}): {ran_line(ctx, 'toy', 200)}")
     return FigureOutput(fig, data, diverged.finish(ctx, fig, values))
 
 

@@ -88,6 +88,13 @@ def fig06(ctx: FigureContext) -> FigureOutput:
     ax_loss.axhline(plot.target_loss, color="grey", ls=":", lw=0.9)
     ax_loss.set(yscale="log", xlabel="step", ylabel="train loss", title="training loss (dotted: target)")
     ax_acc.set(xlabel="step", ylabel="test accuracy", title="test accuracy")
+    # range the axis over the curves after their first 10% of steps (issue 12's review: a 0-1 axis
+    # hid the few-point gap between the rules); the early rise from chance is cut off
+    late = [e.loc[e["step"] >= 0.1 * e["step"].max(), "test_accuracy"] for e in frames]
+    late = pd.concat(late).dropna() if late else pd.Series(dtype=float)
+    if len(late) and late.max() > late.min():
+        pad = 0.08 * (late.max() - late.min())
+        ax_acc.set_ylim(late.min() - pad, late.max() + pad)
     ax_s.set(yscale="log", xlabel="step", ylabel="sharpness $S(\\theta_t)$", title="sharpness (dashed: $2/\\eta$)")
     for ax in (ax_loss, ax_acc, ax_s):
         ax.legend(fontsize=8)

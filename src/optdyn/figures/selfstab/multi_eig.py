@@ -82,12 +82,17 @@ def fig05(ctx: FigureContext) -> FigureOutput:
         ax_eig.plot(eig.index, eig[col], color=f"C{i}", lw=1.2, label=f"$\\lambda_{i + 1}$")
     ax_eig.axhline(threshold, color="k", ls="--", lw=1.0, label="$2/\\eta$")
     ax_loss.plot(steps, loss, color="k", lw=0.8)
+    # onsets often share a probed step (lambda_1 and lambda_2 cross together): a line style per
+    # eigenvalue and a stacked label at the top keep coinciding lines apart (issue 12's review)
+    styles = [":", "--", "-.", (0, (1, 3)), (0, (5, 2, 1, 2))]
     for i, step in enumerate(crossings):
         if step is not None:
             for ax in (ax_eig, ax_loss):
-                ax.axvline(step, color=f"C{i}", ls=":", lw=1.2)
+                ax.axvline(step, color=f"C{i}", ls=styles[i % len(styles)], lw=1.4)
+            ax_eig.annotate(f"$\\lambda_{i + 1}$", (step, 1.0), xycoords=("data", "axes fraction"),
+                            xytext=(3, -12 - 12 * i), textcoords="offset points", color=f"C{i}", fontsize=9)
     ax_eig.set(ylabel="Hessian eigenvalue", title=f"top-{ctx.plot.k} eigenvalues, $\\eta$ = {eta:g} "
-               "(dotted: first step each $\\lambda_i \\geq 2/\\eta$)")
+               "(vertical lines: first step each $\\lambda_i \\geq 2/\\eta$)")
     ax_eig.legend(loc="lower right", ncol=2)
     ax_loss.set(yscale="log", xlabel="step", ylabel="train loss")
     fig.tight_layout()

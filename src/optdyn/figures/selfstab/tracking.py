@@ -116,12 +116,16 @@ def _draw(axes, df: pd.DataFrame, lo: int, hi: int) -> None:
 
 
 def _zoom(df: pd.DataFrame, cycles, which: int, margin: float) -> tuple[int, int]:
+    """Rows of the zoom: the cycle's active part, from |x| passing delta to its return below it,
+    padded by ``margin`` of that span on each side. A cycle's quiet first stage (x growing from
+    ~0, most of the steps after the instability) is left out: zooming from the cycle's start
+    showed almost the whole window again (issue 12's review)."""
     if not cycles:
         return 0, len(df) - 1
-    start, _up, ret = cycles[min(which, len(cycles) - 1)]
+    _start, up, ret = cycles[min(which, len(cycles) - 1)]
     end = ret if ret is not None else len(df) - 1
-    pad = int(margin * (end - start))
-    return max(0, start - pad), min(len(df) - 1, end + pad)
+    pad = max(2, int(margin * (end - up)))
+    return max(0, up - pad), min(len(df) - 1, end + pad)
 
 
 def _label(run, df: pd.DataFrame) -> str:

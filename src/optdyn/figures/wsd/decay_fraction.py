@@ -15,6 +15,7 @@ import pandas as pd
 
 from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.figures.style import legend_outside, short_of
 from optdyn.registry import figure
 from optdyn.train.results import RunResult
 
@@ -112,12 +113,12 @@ def _draw_fractions(ax, ctx: FigureContext, panel, st: dict) -> None:
         ax.plot(curve["step"], curve["val_loss"], color=f"C{k}", lw=1.5,
                 label=diverged.label(f"{label}: {st['finals'][label]:.4f}", ctx.runs[name]))
         diverged.mark_end(ax, ctx.runs[name], curve["step"], curve["val_loss"])
-    ax.set_xlim(lo_step, end + 0.02 * (end - lo_step))
+    left = max(lo_step, int(main["step"].min()) if len(main) else lo_step)  # no blank stretch before the curves
+    ax.set_xlim(left, end + 0.02 * (end - left))
     ax.set_xlabel("step")
-    model = ctx.runs[panel.main].spec.model
-    ax.set_title(f"{panel.label}\nLLaMA d={model.hidden}, {model.layers} layers, T={end}", fontsize=9)
-    ax.legend(fontsize=7, loc="upper right", title=f"spread {st['spread']:.1e} = {st['ratio']:.2f} x decay gain",
-              title_fontsize=7)
+    ax.set_title(f"ours: {short_of(ctx, panel.main)}, T = {end} steps\nstands in for {panel.label}\n"
+                 f"spread {st['spread']:.1e} = {st['ratio']:.2f} $\\times$ decay gain", fontsize=9)
+    legend_outside(ax, "below", ncol=2, title="decay fraction: final val loss", fontsize=8)
 
 
 def _draw_spike(ax, ctx: FigureContext, values: dict) -> None:
@@ -142,12 +143,14 @@ def _draw_spike(ax, ctx: FigureContext, values: dict) -> None:
     if len(hot):
         ax.axvspan(hot.min(), hot.max() + 1, color="red", alpha=0.15, label=f"INDUCED spike (LR x{lr.max() / peak:.0f})")
     ax.axvline(values["spike__decay_start_step"], color="k", ls=":", lw=0.8)
-    curves = [smooth(batch_loss(r)) for r in (ref, spiked)] + ([smooth(pre)] if len(pre) else [])
+    # ranged over every trace drawn in the window, the raw ones included: none runs off the axes
+    curves = [batch_loss(r) for r in (ref, spiked)] + ([pre] if len(pre) else [])
+    curves = [c[(c.index >= lo_step) & (c.index <= end)] for c in curves]
     lo, hi = min(float(c.min()) for c in curves), max(float(c.max()) for c in curves)
-    ax.set_ylim(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
+    ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
     ax.set_xlim(lo_step, end)
     ax.set_xlabel("step")
     ax.set_ylabel("training loss")
-    ax.set_title(f"{spec.label}\nval loss 6% - 8%: {values['spike_minus_8pct_final_val_loss']:+.2e} (paper +2e-2)",
-                 fontsize=9)
-    ax.legend(fontsize=7, loc="lower left", framealpha=0.9)
+    ax.set_title(f"ours: {short_of(ctx, spec.spiked)}; stands in for\n{spec.label}\n"
+                 f"val loss 6% $-$ 8%: {values['spike_minus_8pct_final_val_loss']:+.2e} (paper +2e-2)", fontsize=9)
+    legend_outside(ax, "below", ncol=1, fontsize=8, title=f"thin: per batch; thick: mean of {window} batches")

@@ -14,11 +14,12 @@ import pandas as pd
 
 from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.figures.style import legend_outside, ran_line
 from optdyn.registry import figure
 from optdyn.figures.tables import table_figure
 
 from .lm_curves import final_loss, loss_at, val_curve
-from .oracle import joined, lr_curve_of, model_label, tokens_per_step, zoom
+from .oracle import joined, lr_curve_of, tokens_per_step, zoom
 
 # (legend, second-half run, first-half run); WSD-first runs in blues, cosine-first in oranges
 FIG09_SERIES = (
@@ -52,15 +53,16 @@ def fig09(ctx: FigureContext) -> FigureOutput:
         ax_lr.plot(lr.index, lr.values, color=color, ls=ls, lw=1.3, label=label)
         frames.append(pd.DataFrame({"schedule": label, "step": val.index, "tokens": val.index * tps, "val_loss": val.values}))
     ax.axvline(t1 * tps, color="0.4", ls=":", lw=0.8)
-    zoom(ax, list(curves.values()), t1 // 2)
+    zoom(ax, list(curves.values()), t1 // 2, tps)
     ax.set_xlabel("tokens")
     ax.set_ylabel("validation loss")
-    ax.set_title(f"continual training after eta_min at step {t1} ({model_label(runs['wsd_s'])})", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(f"continual training after $\\eta_{{\\min}}$ at step {t1}")
+    legend_outside(ax, "below", ncol=4)
+    fig.suptitle(ran_line(ctx, "wsd_s", 140), fontsize=9)
     ax_lr.set_xlabel("step")
     ax_lr.set_ylabel("learning rate")
     ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
-    ax_lr.set_title("learning rates", fontsize=10)
+    ax_lr.set_title("learning rates (styles as left)")
     fig.tight_layout()
     values = {
         "cyclic_minus_wsd_s_at_end": ends["Cyclic-Cosine"] - ends["WSD-S"],
@@ -95,7 +97,6 @@ def tab01(ctx: FigureContext) -> FigureOutput:
         "wsd_s_minus_cyclic": diff.tolist(),
         "final_loss": ours | {"peak_lr": our_lr},
     }
-    run = ctx.runs[cols[0].wsd_s]
-    title = f"{ctx.figure.spec.title}\nours: {model_label(run)}, {run.spec.steps} steps, data {run.spec.data.dataset}"
+    title = f"{ctx.figure.spec.title}\nours: {ran_line(ctx, cols[0].wsd_s, 100)}"
     fig = table_figure(df, title)
     return FigureOutput(fig, df, diverged.finish(ctx, fig, values))

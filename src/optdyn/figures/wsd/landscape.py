@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 
 import matplotlib.pyplot as plt
+from matplotlib import patheffects
 import numpy as np
 import pandas as pd
 
 from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.figures.style import colorbar, legend_outside, ran_line
 from optdyn.registry import figure
 
 
@@ -58,14 +60,23 @@ def _pair_label(probe: pd.DataFrame, total: int) -> str:
     return f"{kind} from step {s0} ({100 * s0 / total:.0f}%), +{s1 - s0} steps"
 
 
-def _draw_curve(ax, probe: pd.DataFrame, color: str, title: str) -> None:
+def _draw_curve(ax, probe: pd.DataFrame, color: str, title: str, mark_min: bool = False) -> None:
     alpha, loss = _curve(probe)
-    ax.plot(alpha, loss, "o-", color=color, ms=3, lw=1.5)
+    ax.plot(alpha, loss, "o-", color=color, ms=3, lw=1.5, label="loss on the line")
     for end in (0.0, 1.0):
         ax.axvline(end, color="0.6", ls=":", lw=1)
+    if mark_min:  # the minimum over the segment [0, 1]: interior (a valley, a non-monotone decay) or an end
+        seg = (alpha > -1e-9) & (alpha < 1 + 1e-9)
+        k = int(np.argmin(np.where(seg, loss, np.inf)))
+        interior = 1e-9 < alpha[k] < 1 - 1e-9
+        ax.plot(alpha[k], loss[k], "v", color="k", mfc="k" if interior else "w", ms=8, zorder=5,
+                label="interior minimum on [0, 1]" if interior else "minimum on [0, 1] (an end)")
+        if interior:
+            ax.annotate(rf"$\alpha$={alpha[k]:.2f}", (alpha[k], loss[k]), textcoords="offset points", xytext=(0, 9),
+                        ha="center", fontsize=8)
     ax.set_xlabel(r"interpolation coefficient $\alpha$")
     ax.set_ylabel(f"{probe['loss_of'].iloc[0].replace('_', ' ')}")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title)
 
 
 def _tidy(probes: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -77,8 +88,8 @@ def fig05(ctx: FigureContext) -> FigureOutput:
     stable, decay = ctx.probes["stable"], ctx.probes["decay"]
     total = ctx.runs["stable"].spec.steps
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    _draw_curve(axes[0], stable, "tab:blue", f"(a) {_pair_label(stable, total)}")
-    _draw_curve(axes[1], decay, "tab:orange", f"(b) {_pair_label(decay, total)}")
+    _draw_curve(axes[0], stable, "C0", f"(a) {_pair_label(stable, total)}")
+    _draw_curve(axes[1], decay, "C1", f"(b) {_pair_label(decay, total)}")
     v, m = valley(stable), monotone(decay)
     axes[0].plot(v["argmin_alpha"], _curve(stable)[1].min(), "v", color="k", ms=7, label="interior minimum")
     axes[0].legend(fontsize=8)
@@ -99,15 +110,19 @@ def _panel_grid(ctx: FigureContext, color: str):
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
     total = ctx.runs["stable"].spec.steps
     for ax, name in zip(axes.flat, names):
-        _draw_curve(ax, ctx.probes[name], color, _pair_label(ctx.probes[name], total))
+        _draw_curve(ax, ctx.probes[name], color, _pair_label(ctx.probes[name], total), mark_min=True)
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
+    # one legend for the markers, shared by every panel, under them; what ran above them
+    h = {lab: hd for ax in axes.flat[: len(names)] for hd, lab in zip(*ax.get_legend_handles_labels())}
+    legend_outside(fig, "below", handles=list(h.values()), labels=list(h), ncol=len(h))
+    fig.suptitle(ran_line(ctx, "stable", 150), fontsize=9)
     return fig, names
 
 
 @figure("wsd", "fig12")
 def fig12(ctx: FigureContext) -> FigureOutput:
-    fig, names = _panel_grid(ctx, "tab:orange")
+    fig, names = _panel_grid(ctx, "C1")
     per = {name: monotone(ctx.probes[name]) for name in names}
     values = {
         "max_increase_worst": max(p["max_increase"] for p in per.values()),
@@ -123,7 +138,7 @@ def fig12(ctx: FigureContext) -> FigureOutput:
 
 @figure("wsd", "fig13")
 def fig13(ctx: FigureContext) -> FigureOutput:
-    fig, names = _panel_grid(ctx, "tab:blue")
+    fig, names = _panel_grid(ctx, "C0")
     per = {name: valley(ctx.probes[name]) for name in names}
     values = {
         "valley_depth_min": min(p["depth"] for p in per.values()),
@@ -180,19 +195,33 @@ def _contours(ax, plane: pd.DataFrame, xcol: str, ycol: str, levels: int, points
     lv = np.unique(np.quantile(Z, np.linspace(0, 1, levels)))
     cf = ax.contourf(X, Y, Z, levels=lv, cmap="viridis")
     ax.contour(X, Y, Z, levels=lv, colors="w", linewidths=0.4)
-    ax.figure.colorbar(cf, ax=ax, label="val loss", format="%.3f")
-    outside = []
+    colorbar(ax.figure, cf, ax, "val loss", format="%.3f")
+    outline = [patheffects.withStroke(linewidth=2.5, foreground="k")]  # legible on dark and light fills
+    outside = {}
     for name, (x, y) in points.items():
         if X.min() - 1e-9 <= x <= X.max() + 1e-9 and Y.min() - 1e-9 <= y <= Y.max() + 1e-9:
-            ax.plot(x, y, "o", color="tab:red", ms=6, mec="w")
-            ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 6), color="tab:red", fontsize=11, weight="bold")
+            ax.plot(x, y, "o", color="w", ms=7, mec="k", mew=1.2)
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 6), color="w", fontsize=11, weight="bold",
+                        path_effects=outline)
         else:
-            outside.append(f"{name} at ({x:.3g}, {y:.3g})")
-    if outside:
-        ax.text(0.02, 0.98, "outside the grid: " + "; ".join(outside), transform=ax.transAxes, va="top", fontsize=8,
-                bbox={"facecolor": "w", "alpha": 0.8, "lw": 0})
+            outside[name] = (x, y)
     ax.set_xlim(X.min(), X.max())
     ax.set_ylim(Y.min(), Y.max())
+    return outside
+
+
+def _toward(ax, start: tuple[float, float], end: tuple[float, float], name: str) -> None:
+    """An arrow from ``start`` toward ``end`` (a point outside the axes), stopped just inside
+    the grid's edge, so the direction is drawn where the point itself cannot be."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    d = np.subtract(end, start)
+    reach = [(b - s) / v for v, s, lo, hi in ((d[0], start[0], x0, x1), (d[1], start[1], y0, y1))
+             for b in ((hi,) if v > 0 else (lo,) if v < 0 else ())]
+    tip = np.add(start, 0.92 * min(reach + [1.0]) * d)
+    ax.annotate("", xy=tuple(tip), xytext=start, arrowprops={"arrowstyle": "-|>", "color": "w", "lw": 2.0,
+                                                             "path_effects": [patheffects.withStroke(linewidth=3.5, foreground="k")]})
+    ax.annotate(f"toward {name}\n(at ({end[0]:.2f}, {end[1]:.2f}),\noutside the grid)", tuple(tip), textcoords="offset points",
+                xytext=(0, 12), va="bottom", ha="left", color="w", fontsize=9, path_effects=[patheffects.withStroke(linewidth=2.5, foreground="k")])
 
 
 @figure("wsd", "fig14")
@@ -207,9 +236,12 @@ def fig14(ctx: FigureContext) -> FigureOutput:
                 title=r"$\theta = A' + a\,(A - A') + b\,(B' - A')$")
     along = dist_ab * math.cos(math.radians(angle))
     across = dist_ab * math.sin(math.radians(angle))
-    _contours(axes[1], ortho, "x", "y", ctx.plot.levels, {"A'": (0, 0), "A": (dist_aa, 0), "B'": (along, across)})
+    outside = _contours(axes[1], ortho, "x", "y", ctx.plot.levels, {"A'": (0, 0), "A": (dist_aa, 0), "B'": (along, across)})
+    for name, at in outside.items():  # B' lies outside the probe's grid when AA' and A'B' meet at > 90 deg
+        _toward(axes[1], (0.0, 0.0), at, name)
     axes[1].set(xlabel="distance along $e_1$ (A - A')", ylabel="distance along $e_2$",
-                title=f"orthonormal basis (angle AA' vs A'B' = {angle:.0f} deg)")
+                title=f"orthonormal basis (angle AA' vs A'B' = {angle:.0f}$^\\circ$)")
+    fig.suptitle(ran_line(ctx, "stable", 150), fontsize=9)
     values = {
         # |.| in the flat direction: a river is flat whichever the sign of its small curvature
         "sharpness_ratio_raw": c_aa / abs(c_ab_raw), "sharpness_ratio_orthonormal": c_aa / abs(c_ab_ortho),

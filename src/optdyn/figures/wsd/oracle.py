@@ -16,6 +16,7 @@ import pandas as pd
 
 from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.figures.style import legend_outside, ran_line, stand_in
 from optdyn.registry import figure
 from optdyn.train.results import RunResult
 
@@ -37,9 +38,13 @@ def joined(parent: pd.Series, branch: pd.Series, at: int) -> pd.Series:
     return pd.concat([parent[parent.index < at], branch[branch.index >= at]])
 
 
-def zoom(ax, curves: list[pd.Series], start_step: int) -> None:
+def zoom(ax, curves: list[pd.Series], start_step: int, x_per_step: float | None = None) -> None:
     """y-range from the curves' values after ``start_step``: the first few hundred steps fall from
-    ln(vocab) and would flatten everything the figure is about."""
+    ln(vocab) and would flatten everything the figure is about. With ``x_per_step`` (tokens per
+    step) the x-axis starts there too, so no blank stretch precedes the curves."""
+    if x_per_step is not None:
+        last = max(c.index.max() for c in curves)
+        ax.set_xlim(start_step * x_per_step, last * x_per_step * 1.04)
     late = np.concatenate([c[c.index >= start_step].to_numpy() for c in curves])
     late = late[np.isfinite(late)]
     if late.size:
@@ -56,10 +61,7 @@ def model_label(run: RunResult) -> str:
 @figure("wsd", "fig08")
 def fig08(ctx: FigureContext) -> FigureOutput:
     panels = ctx.plot.panels
-    ncols = 3 if len(panels) + 1 > 4 else len(panels) + 1
-    nrows = math.ceil((len(panels) + 1) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.8 * ncols, 3.7 * nrows), squeeze=False)
-    flat = list(axes.flat)
+    flat, lr_ax, fig = _layout(len(panels))
     frames, gaps, gains, finals = [], {}, {}, {}
     for ax, panel in zip(flat, panels):
         wsd_run = ctx.runs[panel.wsd_s]
@@ -80,7 +82,7 @@ def fig08(ctx: FigureContext) -> FigureOutput:
                     label=diverged.label(f"cosine, {budget} steps", run) if run.diverged else "cosine runs" if k == 0 else None)
             diverged.mark_end(ax, run, cos.index * tps, cos.values)
             ax.plot(budget * tps, final_loss(run), marker="*", ms=14, color="C1", mec="k", mew=0.5, ls="none",
-                    label="Cosine-Oracle" if k == 0 else None, zorder=5)
+                    label="Cosine-Oracle" if k == 0 else None, zorder=5, clip_on=False)
             cos_at.append(final_loss(run))
             wsd_at.append(loss_at(wsd_run, wsd, budget))
             frames.append(pd.DataFrame({"panel": panel.label, "schedule": f"cosine_{budget}", "step": cos.index,
@@ -88,15 +90,17 @@ def fig08(ctx: FigureContext) -> FigureOutput:
         gaps[panel.label] = [w - c for w, c in zip(wsd_at, cos_at)]
         gains[panel.label] = [a - b for a, b in zip(cos_at, cos_at[1:])]
         finals[panel.label] = {"wsd_s": wsd_at, "cosine": cos_at, "budgets": [ctx.runs[n].spec.steps for n in panel.cosine]}
-        zoom(ax, [wsd], min(finals[panel.label]["budgets"]) // 2)
+        zoom(ax, [wsd], min(finals[panel.label]["budgets"]) // 2, tps)
         worst = max(abs(g) for g in gaps[panel.label])
-        ax.set_title(f"{panel.label} ({model_label(wsd_run)}): max |gap| {worst:.1e}", fontsize=10)
+        ax.set_title(f"{stand_in(ctx, panel.wsd_s)}\nmax |gap| {worst:.1e}")
         ax.set_xlabel("tokens")
         ax.set_ylabel("validation loss")
-        ax.legend(fontsize=8)
-    _draw_lrs(flat[len(panels)], ctx, panels[0])
-    for ax in flat[len(panels) + 1:]:
-        ax.axis("off")
+    _draw_lrs(lr_ax, ctx, panels[0])
+    # one legend for all panels, under them: the loss panels' entries, then the learning rates'
+    h0, l0 = flat[0].get_legend_handles_labels()
+    h1, l1 = lr_ax.get_legend_handles_labels()
+    legend_outside(fig, "below", handles=h0 + h1[1:], labels=l0 + [f"lr: {t}" for t in l1[1:]], ncol=3)
+    fig.suptitle(ran_line(ctx, panels[0].wsd_s, 150) + " (first panel; the others differ in width)", y=1.0)
     fig.tight_layout()
     ratios = []
     for label in gaps:
@@ -114,6 +118,20 @@ def fig08(ctx: FigureContext) -> FigureOutput:
     return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))
 
 
+def _layout(n: int):
+    """n loss panels on a grid of up to two rows, and the learning-rate panel in the first free
+    cell, or (when the grid is full) as a column spanning it: no empty panel slots."""
+    nrows = 2 if n > 3 else 1
+    ncols = math.ceil(n / nrows)
+    spare = nrows * ncols - n
+    fig = plt.figure(figsize=(4.6 * (ncols + (spare == 0)), 3.6 * nrows + 0.6))
+    grid = fig.add_gridspec(nrows, ncols + (spare == 0))
+    cells = [fig.add_subplot(grid[r, c]) for r in range(nrows) for c in range(ncols)]
+    if spare:  # two rows of ceil(n/2) leave at most one cell free
+        return cells[:n], cells[n], fig
+    return cells, fig.add_subplot(grid[:, ncols]), fig
+
+
 def _draw_lrs(ax, ctx: FigureContext, panel) -> None:
     wsd = lr_curve_of(ctx.runs[panel.wsd_s])
     ax.plot(wsd.index, wsd.values, color="C0", lw=1.5, label="WSD-S")
@@ -122,9 +140,9 @@ def _draw_lrs(ax, ctx: FigureContext, panel) -> None:
         ax.plot(lr.index, lr.values, color=f"C{k + 1}", lw=1.0, label=f"cosine, {ctx.runs[name].spec.steps} steps")
     ax.set_xlabel("step")
     ax.set_ylabel("learning rate")
-    ax.set_title(f"learning rates ({panel.label})", fontsize=10)
+    ax.set_title(f"learning rates: {stand_in(ctx, panel.wsd_s)}")
     ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
-    ax.legend(fontsize=8)
+
 
 
 @figure("wsd", "fig01")
@@ -142,11 +160,11 @@ def fig01(ctx: FigureContext) -> FigureOutput:
     for run, curve in ((cos_run, cos), (main_run, main), (branch_run, branch)):
         diverged.mark_end(ax, run, curve.index * tps, curve.values)
     ax.axvline(start * tps, color="0.4", ls=":", lw=0.8)
-    zoom(ax, [wsd, cos], end // 5)
+    zoom(ax, [wsd, cos], end // 5, tps)
     ax.set_xlabel("tokens")
     ax.set_ylabel("validation loss")
-    ax.set_title(f"WSD vs cosine ({model_label(main_run)})", fontsize=10)
-    ax.legend()
+    ax.set_title(f"WSD vs cosine: {ran_line(ctx, 'cosine', 70)}", fontsize=9)
+    legend_outside(ax, "below", ncol=3)
     fig.tight_layout()
     before, at_start = loss_at(main_run, main, start - tau), loss_at(main_run, main, start)
     at_end = loss_at(branch_run, branch, end)

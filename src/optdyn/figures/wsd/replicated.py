@@ -13,8 +13,10 @@ from optdyn.figures.replicates import band_label, lineplot_bands
 from optdyn.registry import replicate_figure
 from optdyn.stats import t_interval
 
+from optdyn.figures.style import stand_in
+
 from .cities import COLORS
-from .versus_wsd import MAIN_COLOR, WSD_COLOR, WSD_S_COLOR, branch_offset
+from .versus_wsd import MAIN_COLOR, WSD_COLOR, WSD_S_COLOR, branch_offset, budget_note, finish_layout
 
 
 def _stacked(ctx: FigureContext, outs: list[FigureOutput]) -> pd.DataFrame:
@@ -99,20 +101,15 @@ def versus_wsd_bands(ctx: FigureContext, outs: list[FigureOutput]) -> plt.Figure
         w_pts = np.array([_per_size(o, "wsd_val_loss", k, len(budgets)) for o in outs], dtype=float)
         diff = s_pts - w_pts
         text = "\n".join(f"{c:>6d}: {_mean_ci(diff[:, j])}" for j, c in enumerate(budgets))
-        ax.text(0.03, 0.04, f"WSD-S - WSD at budget,\nmean [95% t-CI], n={n}\n{text}", transform=ax.transAxes, fontsize=6.5,
-                family="monospace", va="bottom", bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85, "lw": 0.5})
+        budget_note(ax, f"WSD-S $-$ WSD at budget,\nmean [95% t-CI], n={n}\n{text}")
         first = budgets[0]
         late = part[part["compute"] >= 0.8 * first]["val_loss"]
         lo, hi = float(late.min()), float(late.max())
         ax.set_ylim(lo - 0.08 * (hi - lo), hi + 0.05 * (hi - lo))
         ax.set_xlim(0.8 * first, 1.02 * float(part["compute"].max()))
-        model = ctx.runs[f"{size.wsd_s}[seed={seed0}]"].spec.model
-        ax.set_title(f"{size.label}: LLaMA d={model.hidden}, {model.layers} layers\n{band_label(n)}", fontsize=9)
+        ax.set_title(f"ours: {stand_in(ctx, f'{size.wsd_s}[seed={seed0}]')}\n{band_label(n)}")
         ax.set_xlabel("total compute (optimizer steps)")
         ax.set_ylabel("validation loss" if k == 0 else "")
-        if k:
-            ax.get_legend() and ax.get_legend().remove()
-        else:
-            ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
+        ax.get_legend() and ax.get_legend().remove()
+    finish_layout(fig, axes[0], ctx, f"{sizes[0].wsd_s}[seed={ctx.figure.seeds[0]}]")
     return fig

@@ -136,12 +136,13 @@ def fig04(ctx: FigureContext) -> FigureOutput:
     styles = [Line2D([], [], color="0.5", lw=2.4, alpha=0.6, label=f"SGD, mean of {R} replicas"),
               Line2D([], [], color="k", lw=0.7, label="theory, exact hill $\\eta\\sigma^2/(2(2-\\eta\\gamma))$"),
               Line2D([], [], color="0.5", lw=1.0, ls="--", label="theory, paper's hill $\\eta\\sigma^2/2$")]
-    first = ax.legend(loc="upper right", fontsize=8, title="schedule")
+    # both legends under the loss panel, side by side: none on the curves
+    first = ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.14), ncol=3, title="schedule (colour)")
     ax.add_artist(first)
-    ax.legend(handles=styles, loc="upper center", fontsize=8)
+    ax.legend(handles=styles, loc="upper right", bbox_to_anchor=(1.0, -0.14), title="line style")
     ax_lr.set_xlabel("step")
     ax_lr.set_ylabel("learning rate")
-    ax_lr.legend(fontsize=8)
+    ax_lr.set_title("learning rates (colours as left)")
     fig.tight_layout()
 
     wsd, cos = series["WSD"], series["cosine"]

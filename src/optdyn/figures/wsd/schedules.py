@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.figures.style import legend_outside
 from optdyn.figures.tables import table_figure
 from optdyn.optim.schedules import build_schedule, lr_curve, wsd_branch, wsd_main
 from optdyn.registry import figure
@@ -56,7 +57,7 @@ def fig02(ctx: FigureContext) -> FigureOutput:
                 values["wsd_s_breakpoints"] = windows
                 values["wsd_s_lr_at_decay_ends_over_peak"] = [float(lr[e] / spec.peak_lr) for _, e in windows]
         ax.set_ylabel("learning rate")
-        ax.set_title(row.label, loc="left", fontsize=10)
+        ax.set_title(row.label)  # centred: the left corner holds the axis' x10^k offset
         ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
     axes[-1].set_xlabel("step")
     fig.tight_layout()
@@ -79,7 +80,7 @@ def _draw_wsd(ax, spec, label: str, values: dict) -> list[pd.DataFrame]:
         frames.append(pd.DataFrame({"row": label, "branch": f"decay{k + 1}", "step": steps, "lr": branch}))
         compute.append(d + sum(e - s for s, e in spec.decays[: k + 1]))
     values["wsd_cumulative_compute"] = compute
-    ax.legend(fontsize=7, ncol=2, loc="center right", framealpha=0.9)
+    legend_outside(ax, "right")
     return frames
 
 

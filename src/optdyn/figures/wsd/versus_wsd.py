@@ -13,6 +13,7 @@ import pandas as pd
 
 from optdyn.figures import diverged
 from optdyn.figures.common import FigureContext, FigureOutput
+from optdyn.figures.style import legend_outside, ran_line, stand_in
 from optdyn.registry import figure
 
 from .lm_curves import loss_at, val_curve, val_frame
@@ -64,8 +65,7 @@ def versus_wsd(ctx: FigureContext) -> FigureOutput:
         per.append(pts)
         _draw_size(ax, ctx, size, data, pts)
     axes[0][0].set_ylabel("validation loss")
-    axes[0][0].legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
+    finish_layout(fig, axes[0], ctx, sizes[0].wsd_s)
     diffs = [[s - w for s, w in zip(p["wsd_s"], p["wsd"])] for p in per]
     values = {
         "wsd_s_val_loss": [p["wsd_s"] for p in per],
@@ -97,17 +97,28 @@ def _draw_size(ax, ctx: FigureContext, size, data: pd.DataFrame, pts: dict) -> N
     ax.scatter(pts["wsd_s_compute"], pts["wsd_s"], marker="*", s=110, color=WSD_S_COLOR, zorder=4, edgecolor="k", lw=0.5)
     ax.scatter(pts["wsd_compute"], pts["wsd"], marker="o", s=40, color=WSD_COLOR, zorder=4, edgecolor="k", lw=0.5)
     diffs = "\n".join(f"{c:>6d}: {s - w:+.2e}" for c, s, w in zip(pts["wsd_compute"], pts["wsd_s"], pts["wsd"]))
-    ax.text(0.03, 0.04, f"WSD-S - WSD at budget\n{diffs}", transform=ax.transAxes, fontsize=7, family="monospace",
-            va="bottom", bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85, "lw": 0.5})
+    budget_note(ax, f"WSD-S $-$ WSD at budget\n{diffs}")
     # zoom on the part where the methods differ: from the first budget on
     late = data[data["compute"] >= 0.8 * pts["wsd_compute"][0]]["val_loss"]
     if len(late):  # (a run that diverged early may leave nothing there)
         lo, hi = float(late.min()), float(late.max())
         ax.set_ylim(lo - 0.08 * (hi - lo) - 1e-9, hi + 0.05 * (hi - lo) + 1e-9)
     ax.set_xlim(0.8 * pts["wsd_compute"][0], 1.02 * max(pts["wsd_compute"][-1], pts["wsd_s_compute"][-1]))
-    model = ctx.runs[size.wsd_s].spec.model
-    ax.set_title(f"{size.label}: LLaMA d={model.hidden}, {model.layers} layers", fontsize=10)
+    ax.set_title(f"ours: {stand_in(ctx, size.wsd_s)}")
     ax.set_xlabel("total compute (optimizer steps)")
+
+
+def budget_note(ax, text: str) -> None:
+    """The per-budget differences, under the panel (off the curves)."""
+    ax.annotate(text, (0.0, 0.0), xycoords="axes fraction", xytext=(0, -38), textcoords="offset points",
+                fontsize=8, family="monospace", va="top", ha="left")
+
+
+def finish_layout(fig, axes, ctx: FigureContext, first_run: str) -> None:
+    """What ran over the panels, one legend right of the last panel."""
+    fig.suptitle(ran_line(ctx, first_run, int(13 * fig.get_figwidth())) + " (first panel)", fontsize=9)
+    legend_outside(axes[-1], "right", handles=axes[0].get_legend_handles_labels()[0])
+    fig.tight_layout()
 
 
 @figure("wsd", "fig10")

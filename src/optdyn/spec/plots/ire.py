@@ -38,3 +38,33 @@ class Tab06(PlotSpec):
                "measured_over_predicted", "global_lr", "global_lr_status", "standard_one_plus_kappa")
     fit_skip_steps: int = Field(100, ge=0)  # phase I (the flow onto M) is left out of the fits
     fit_max_drop: float = Field(3.0, gt=0)  # fit ln|u| until it has fallen this many nats
+
+
+@plot_spec("ire", "tab04")
+class Tab04(PlotSpec):
+    required_runs = ("adamw",)
+    required_probes = ("step_time",)
+    metrics = ("rows", "every", "ratio", "ratio_k10", "ratio_rank_correlation_with_k", "seconds_per_step_adamw",
+               "seconds_per_step_admire", "predicted_ratio", "paper_ratio_k10")
+
+
+@plot_spec("ire", "fig04")
+class Fig04(PlotSpec):
+    required_runs = ("tf_used", "llama_used")  # and the sweeps `tf` and `llama`
+    metrics = ("tf_lrs", "tf_final_train_loss", "tf_argmin_lr", "llama_lrs", "llama_final_val_loss", "llama_argmin_lr")
+    ema: float = Field(0.98, ge=0, lt=1)  # EMA of the per-step batch loss for the Transformer's final training loss
+
+
+@plot_spec("ire", "fig05")
+class Fig05(PlotSpec):
+    required_runs = ("adamw",)  # and the sweep `admire`
+    metrics = ("rows", "adamw_final", "admire_final", "every_admire_below_adamw", "speedup", "best_speedup",
+               "best_run", "kappa5_below_kappa2")
+    ema: float = Field(0.98, ge=0, lt=1)  # EMA of the per-step batch loss
+
+
+@plot_spec("ire", "fig03")
+class Fig03(PlotSpec):
+    metrics = ("rows", "panels", "admire_T_minus_adamw_2T", "worst_admire_T_minus_adamw_2T", "speedup", "min_speedup",
+               "admire_T_minus_adamw_T", "worst_admire_T_minus_adamw_T")
+    panels: list[str] = Field(default_factory=lambda: ["wt103", "minipile", "owt"], min_length=1)

@@ -59,3 +59,35 @@ class Fig01Toy(PlotSpec):
     metrics = ("spearman_decay_step_vs_final_test", "final_test_first_over_last", "final_test_last_over_w_dagger",
                "final_norm_last_over_w_dagger", "final_dist_dagger_last_over_first", "final_test_loss",
                "post_decay_train_over_pre_decay", "decay_steps", "final_train_loss", "test_loss_w_dagger")
+
+
+@plot_spec("latedecay", "fig01")
+class Fig01(PlotSpec):
+    """Fig. 1: main path, a sweep of decay subpaths over the branch step, and a noise-free control."""
+
+    metrics = ("spearman_branch_vs_final_test", "final_test_first_over_last", "final_train_rel_spread",
+               "main_norm_last_over_first_branch", "control_final_test_last_over_first", "final_test_loss",
+               "final_train_loss", "branch_steps", "spearman_branch_vs_final_train", "control_final_test_loss",
+               "main_norm_at_branches", "control_final_train_loss")
+    main: RunName = "main"
+    subpaths: RunName = "sub"  # a sweep group over branch_from.step
+    control_main: RunName | None = None
+    control_subpaths: RunName | None = None
+    final_window: int = Field(1500, ge=0)  # steps at the end of a subpath whose logged losses are averaged
+    train_metric: str = "loss"
+    test_metric: str = "test_loss"
+
+
+@plot_spec("latedecay", "fig02")
+class Fig02(PlotSpec):
+    """Fig. 2: a ``pca_landscape`` probe of the main path and its subpaths."""
+
+    metrics = ("explained_top2", "explained_pc3", "explained_variance", "spearman_main_step_vs_dist_test_min",
+               "main_train_valley_fraction", "subpath_end_train_valley_fraction", "spearman_branch_vs_end_dist_test_min",
+               "end_dist_test_min", "end_branch_steps", "test_min", "curved", "curve_fit_abc", "local")
+    probe: str = "pca"
+    local_probe: str | None = None  # a second pca_landscape without the main path's early transient
+    main: RunName = "main"
+    subpaths: RunName = "sub"
+    train_loss: str = "train"  # the probe's loss names
+    test_loss: str = "test"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from optdyn.registry import plot_spec
@@ -65,3 +67,49 @@ class Hamiltonian(PlotSpec):
     k: float = Field(2.0, gt=0)
     c_b: float = Field(1.0, gt=0)
     energies: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.5, 3.0], min_length=1)  # above the minimum
+
+
+@plot_spec("normsharp", "fig02")
+class VGGMain(PlotSpec):
+    """Fig. 2: the scale-invariant VGG trained by full-batch GD+WD (its smoke stand-in on digits)."""
+
+    required_runs = ("main",)
+    metrics = ("full_train_step", "test_acc_at_full_train", "test_acc_final", "test_acc_gain", "sharpness_at_full_train",
+               "sharpness_final", "sharpness_drop_ratio", "eos_tracking_ratio", "initial_sharpness")
+
+
+@plot_spec("normsharp", "fig10")
+class VGGEarly(PlotSpec):
+    """Fig. 10: the first steps of the Fig. 2 run (the same run)."""
+
+    required_runs = ("main",)
+    metrics = ("initial_sharpness_over_threshold", "eos_entry_step", "eos_tracking_ratio_early")
+    until: int = Field(1500, ge=1)  # the last step drawn (the paper's 1500)
+    # a measurement within this factor of 2/eta~_t counts as at the edge (EoS entry)
+    entry_band: float = Field(1.25, gt=1)
+
+
+@plot_spec("normsharp", "fig12")
+class VGGWindow(PlotSpec):
+    """Fig. 12: a window of per-step sharpness in the middle of the Fig. 2 run (the same run)."""
+
+    required_runs = ("main",)
+    metrics = ("window_start", "window_end", "below_fraction", "loss_period_steps", "loss_acf_peak", "grad_period_steps")
+    window: int = Field(1, ge=0)  # which of the run's ``sharpness_windows`` (the dense per-step one)
+
+
+@plot_spec("normsharp", "fig13")
+class VGGWeightDecay(PlotSpec):
+    """Fig. 13: the Fig. 2 run (WD) against the same run without WD."""
+
+    required_runs = ("wd", "nowd")
+    metrics = ("wd_sharpness_drop_ratio", "nowd_sharpness_ratio", "wd_test_acc_final", "nowd_test_acc_final",
+               "test_acc_wd_minus_nowd", "nowd_test_acc_gain")
+
+
+@plot_spec("normsharp", "fig16", "fig17")
+class ArchitectureTable(PlotSpec):
+    """Figs. 16, 17: the architectures as generated layer tables with parameter counts."""
+
+    metrics = ("si_vgg11_params", "preact_resnet20_params", "preact_resnet20_si_group_params", "si_resnet20_params")
+    archs: list[Literal["si_vgg", "preact_resnet", "si_resnet"]] = Field(min_length=1)

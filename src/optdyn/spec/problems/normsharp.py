@@ -54,3 +54,38 @@ class LinearRegressionBN(Strict):
     bias_variance: float = Field(0.01, ge=0)
     data_seed: int = 0
     init_std: float = Field(1.0, gt=0)  # w_0 ~ N(0, init_std^2 I/d); the paper gives none
+
+
+@model_spec("normsharp", data=("prepared",))
+class NormsharpNet(Strict):
+    """The paper's CIFAR networks (App. Q.1, catalog 3.5; ``models/nets_scale_invariant.py``) on a
+    prepared image dataset, trained by full-batch GD+WD with cross-entropy.
+
+    ``arch`` ``si_vgg``: the scale-invariant VGG-11 (``vgg_cfg`` bearpaw's 'A', channels times ``width``);
+    ``si_resnet`` / ``preact_resnet``: the scale-invariant and bearpaw's pre-activation ResNet
+    (``depth``, ``resnet_widths``). Per step the loop logs ||w||^2 of the scale-invariant group and
+    the spherical sharpness ||w||^2 lambda_1(hess_w L) (Lanczos, ``sharpness_iters`` HVPs, on the
+    first ``sharpness_examples`` training examples) every ``sharpness_every`` steps and at every
+    step of each ``sharpness_windows`` [start, end) window; they change what is measured, so they
+    are part of the run id."""
+
+    name: Literal["normsharp_net"]
+    arch: Literal["si_vgg", "si_resnet", "preact_resnet"] = "si_vgg"
+    vgg_cfg: list[int | Literal["M"]] = Field(
+        default_factory=lambda: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"], min_length=1)
+    width: float = Field(1.0, gt=0)  # channel multiplier of vgg_cfg
+    depth: int = Field(20, ge=8)  # ResNet depth 6n + 2
+    resnet_widths: tuple[int, int, int] = (16, 32, 64)
+    input_size: int | None = Field(None, ge=1)  # resize images to this side (bilinear); None: as prepared
+    # (3/10) ln 91: the final BN's fixed gamma (App. R); unused by preact_resnet (no final BN)
+    final_gamma: float = Field(1.3532360054, gt=0)
+    # ghost BN: BN statistics per sub-batch of this many examples (None: the whole batch); the
+    # paper's 1000 on CIFAR-10 (App. Q)
+    ghost_batch_size: int | None = Field(None, gt=0)
+    # [inferred] test-time BN: the paper does not say; Cohen's code uses the test batch's own
+    # statistics ("batch"); "train_stats" normalizes with the full training set's statistics
+    test_bn: Literal["batch", "train_stats"] = "batch"
+    sharpness_examples: int = Field(5000, ge=1)  # the paper: the first 5000 training images (App. Q.3)
+    sharpness_iters: int = Field(20, ge=2)  # [chosen] the paper does not give its eigsh settings
+    sharpness_every: int = Field(100, ge=1)  # [chosen] the paper gives no evaluation schedule
+    sharpness_windows: list[tuple[int, int]] = Field(default_factory=list)
