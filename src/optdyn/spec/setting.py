@@ -118,18 +118,22 @@ def base_runs(base_doc: dict, file: str) -> dict[str, dict[str, dict]]:
 
     doc = copy.deepcopy(base_doc)
     try:
-        presets = resolve_presets(doc.get("presets") or {}, file)
+        presets = doc.get("presets")
+        presets = resolve_presets(presets if isinstance(presets, dict) else {}, file)
     except SpecError:
         return {}
     out: dict[str, dict[str, dict]] = {}
-    for fkey, fig in (doc.get("figures") or {}).items():
+    figures = doc.get("figures")
+    for fkey, fig in (figures if isinstance(figures, dict) else {}).items():
         if not isinstance(fig, dict):
             continue
         try:
             expand_figure(fig, presets, file, f"figures.{fkey}")
         except SpecError:
             continue
-        out[fkey] = {r: run for r, run in (fig.get("runs") or {}).items() if isinstance(run, dict)}
+        runs = fig.get("runs")
+        if isinstance(runs, dict):  # anything else is malformed: the typed validation says so later
+            out[fkey] = {r: run for r, run in runs.items() if isinstance(run, dict)}
     return out
 
 
