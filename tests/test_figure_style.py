@@ -118,7 +118,9 @@ def _ctx(monkeypatch, ran_model: str, paper_model: str | None):
     run = SimpleNamespace(run_id="rid-1", spec=SimpleNamespace(model_dump=lambda mode: {}), data_root=None)
     figure = SimpleNamespace(settings=settings, runs={"main[seed=0]": "rid-1"}, target="t")
     # a one-seed context (figures/replicates.py): plain run names, the figure's seed-tagged settings
-    return SimpleNamespace(figure=figure, runs={"main": run})
+    from optdyn.figures.common import FigureContext
+
+    return FigureContext(figure, paper=None, runs={"main": run})
 
 
 def test_stand_in_names_the_toy_first_and_the_paper_model_as_what_it_stands_for(monkeypatch):

@@ -17,7 +17,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 
 from optdyn.registry import FIGURES  # noqa: E402
 from optdyn.figures.labels import Setting, setting  # noqa: E402
@@ -41,7 +40,12 @@ class FigureContext:
         """What run ``name`` was, for labels: ``.model``, ``.data``, ``.steps``, ``.short`` (legend
         sized), ``.paper`` (the paper's setting it stands in for, or None) and ``.line``."""
         run = self.runs[name]
-        return setting(self.figure.settings, name, run.spec, run.data_root)
+        full = name
+        if name not in self.figure.settings:  # a one-seed context (replicates.py) names members plainly
+            full = next((n for n, r in self.figure.runs.items() if r == run.run_id and n in self.figure.settings), None)
+            if full is None:
+                raise KeyError(f"no setting for run '{name}' ({run.run_id}) of {self.figure.target}")
+        return setting(self.figure.settings, full, run.spec, run.data_root)
 
     def group(self, name: str) -> list[tuple[dict[str, Any], RunResult]]:
         """A sweep's (or seed replicate's) members: ``(swept values, run)``, in the spec's order."""

@@ -214,21 +214,10 @@ def ran_line(ctx: Any, run_name: str, width: int = 110) -> str:
 
 
 def setting_of(ctx: Any, run_name: str) -> Any:
-    """``ctx.setting(run_name)``, also from a one-seed context (figures/replicates.py), whose
-    plain run names map to the figure's seed-tagged ones: found by run id. None for a context
-    without resolved settings (unit tests' hand-made contexts)."""
+    """``ctx.setting(run_name)``; None for a context without resolved settings (unit tests'
+    hand-made contexts), which fall back to the run's own spec."""
     settings = getattr(getattr(ctx, "figure", None), "settings", None)
-    if not isinstance(settings, dict) or not settings:
-        return None
-    if run_name in settings:
-        return ctx.setting(run_name)
-    rid = ctx.runs[run_name].run_id
-    full = next((n for n, r in ctx.figure.runs.items() if r == rid and n in settings), None)
-    if full is None:
-        raise KeyError(f"no setting for run '{run_name}' ({rid}) of {ctx.figure.target}")
-    from .labels import setting
-
-    return setting(settings, full, ctx.runs[run_name].spec, ctx.runs[run_name].data_root)
+    return ctx.setting(run_name) if isinstance(settings, dict) and settings else None
 
 
 def _spec_label(ctx: Any, run_name: str) -> str:
