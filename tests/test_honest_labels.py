@@ -79,12 +79,14 @@ def test_config_line_points_at_the_figure_block(smoke):
 
 
 @pytest.mark.slow
-def test_param_count_is_the_built_networks(smoke):
+def test_param_count_is_the_built_networks(smoke, tmp_path):
+    from optdyn.data.prepare import prepare
     from optdyn.figures.labels import param_count
     from optdyn.models.lm.config import LMConfig, llama_param_count
 
     run = smoke.runs[smoke.figures["wsd_fig10"].runs["wsd_100m[seed=0]"]]
-    got = param_count(run.spec.model_dump_json(), str(smoke.data_root))
+    prepare(run.spec.data.dataset, run.dataset["kind"], run.dataset["params"], tmp_path)  # a fresh checkout has no data yet
+    got = param_count(run.spec.model_dump_json(), str(tmp_path))
     assert got == llama_param_count(LMConfig.from_spec(run.spec.model, vocab_size=128))
 
 

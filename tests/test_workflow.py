@@ -271,11 +271,12 @@ def test_editing_a_run_reruns_only_that_run_and_its_figure(tiny_run):
         # the expected progress ratio is computed from the two LRs: 0.25 / 0.05 = 5, not a stale 4
         ratio = {c.id: c.paper for c in new_plan.figures["wsd_fig03"].spec.claims}["sgd_larger_lr_faster"]
         assert ratio == pytest.approx(5.0)
-        # new specs: the new run's, its probes', the figure's (it lists its runs) and the claims'
-        # (their expected ratio changed)
-        expected = _stats(spec=3 + len(new_probes), train=1, probe=len(new_probes), figure=1, claims=1, report=1, all=1)
+        # new specs: the new run's, its probes', the figure's (it lists its runs), the claims'
+        # (their expected ratio changed) and the report's (it lists each figure's runs and settings)
+        expected = _stats(spec=4 + len(new_probes), train=1, probe=len(new_probes), figure=1, claims=1, report=1, all=1)
         assert _job_stats(out) == expected, out[-4000:]
         assert sorted(r for r, _ in jobs) == sorted(r for r, n in expected.items() for _ in range(n)), jobs
+        assert {w["kind"] for r, w in jobs if r == "spec"} == {"run", "probe", "figure", "claims", "report"}, jobs
         assert [w["run_id"] for r, w in jobs if r == "train"] == [new_run]
         assert {w["probe_id"] for r, w in jobs if r == "probe"} == new_probes
         for rule in ("figure", "claims"):

@@ -10,9 +10,6 @@ left out.
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import shutil
 from pathlib import Path
 
@@ -31,40 +28,25 @@ def _copy(src: Path, dest: Path) -> None:
         shutil.copy2(src, dest)
 
 
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
-
-
 def thin_csv(src: Path, dest: Path, target_bytes: int = CSV_TARGET) -> tuple[int, int]:
-    """Write every k-th row of each series of ``src`` to ``dest``; return (rows kept, rows).
+    """Write ``src`` thinned to about ``target_bytes`` to ``dest``; return (rows kept, rows).
 
-    A series is the rows sharing the values of the label columns (those holding text, e.g.
-    ``run``/``branch``), so each curve keeps its shape and its first and last point."""
-    with open(src, newline="") as f:
-        rows = list(csv.reader(f))
-    header, body = rows[0], rows[1:]
-    sample = body[:500]
-    labels = [i for i in range(len(header))
-              if any(i < len(r) and r[i] and not _is_number(r[i]) for r in sample)]
-    groups: dict[tuple, list[int]] = {}
-    for n, r in enumerate(body):
-        groups.setdefault(tuple(r[i] if i < len(r) else "" for i in labels), []).append(n)
-    k = max(1, math.ceil(src.stat().st_size / target_bytes))
-    keep = set()
-    for idx in groups.values():
-        keep.update(idx[::k])
-        keep.add(idx[-1])
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(body[n] for n in sorted(keep))
+    The same thinning as a figure's own CSV (``figures.style.thin``): evenly per series, each
+    series keeping its first and last point, so each curve keeps its shape."""
+    import pandas as pd
+
+    from ..figures.style import series_keys, thin
+
+    data = pd.read_csv(src)
+    per_series = len(data)
+    by = series_keys(data)
+    out = data
+    while per_series > 2 and len(out.to_csv(index=False)) > target_bytes:
+        per_series = max(2, int(per_series * min(0.8, target_bytes / len(out.to_csv(index=False)))))
+        out = thin(data, per_series, by)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(buf.getvalue())
-    return len(keep), len(body)
+    out.to_csv(dest, index=False)
+    return len(out), len(data)
 
 
 def _display_png(src: Path, dest: Path, width: int) -> bool:
