@@ -13,6 +13,7 @@ EPILOG = """examples:
   optdyn validate                      check config/ for the configured tier
   optdyn validate --tier tiny          ... for another tier
   optdyn plan                          list figure targets and the runs they need
+  optdyn plan --tier paper --cost      memory, FLOPs and the smallest device of every run
   optdyn spec figures wsd_fig03 --out f.json   the resolved spec the workflow hands a job
   optdyn schema --write                regenerate workflow/schemas/*.json
 The job commands (train, probe, data, figure, claims, report) read the spec file and the paths
@@ -50,6 +51,8 @@ def cmd_validate(args) -> int:
 
 def cmd_plan(args) -> int:
     plan = _plan(args)
+    if args.cost:
+        return _plan_cost(plan, args.json)
     if args.json:
         print(json.dumps({t: {"runs": f.runs, "groups": f.groups, "seeds": f.seeds, "deviations": f.deviations}
                           for t, f in plan.figures.items()}, indent=2, default=str))
@@ -65,6 +68,31 @@ def cmd_plan(args) -> int:
             print(f"    group {name:18s} {len(members)} members over {', '.join(axes)}")
         if fig.seeds:
             print(f"    seeds {fig.seeds}: numbers are means, claims read the 95% t-interval")
+    return 0
+
+
+def _plan_cost(plan, as_json: bool) -> int:
+    """Per run: parameters, memory per device, FLOPs, the smallest device it fits (train/cost.py)."""
+    _start(any(r.spec.dtype == "float64" for r in plan.runs.values()))
+    from optdyn.train.cost import summary
+    from optdyn.train.plan_cost import check_fits, plan_costs
+
+    failures: dict[str, str] = {}
+    costs = plan_costs(plan, progress=None if as_json else lambda rid: print(f"costing {rid} ...", file=sys.stderr),
+                       failures=failures)
+    if as_json:
+        print(json.dumps({rid: {**vars(e), "per_device": e.per_device(), "parts": e.parts(), "fits": e.fit_text(),
+                                "flops_total": e.flops_total} for rid, e in costs.items()}
+                         | {rid: {"not_costed": why} for rid, why in failures.items()}, indent=2))
+    else:
+        for rid, run in plan.runs.items():
+            line = summary(costs[rid]) if rid in costs else f"not costed: {failures[rid]}"
+            print(f"{rid:34s} {run.spec.steps:>7d} steps  {line}")
+    if failures:
+        rid, why = next(iter(failures.items()))
+        raise SpecError(str(plan.config_file), "runs", f"{len(failures)} run(s) not costed",
+                        f"runs whose problem builds on the check tier's fake data; first: {rid}: {why}")
+    check_fits(plan, costs)
     return 0
 
 
@@ -204,7 +232,7 @@ def parser() -> argparse.ArgumentParser:
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default="config/config.yaml", help="workflow config (default: %(default)s)")
-    common.add_argument("--tier", choices=["tiny", "smoke", "paper"], help="override the config's tier")
+    common.add_argument("--tier", choices=["tiny", "smoke", "paper", "check"], help="override the config's tier")
     common.add_argument("--papers", help="comma-separated papers to load instead of the config's list")
     common.add_argument("--results", help="override the config's results folder")
     common.add_argument("--resources", help="override the config's resources folder")
@@ -213,6 +241,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("validate", parents=[common], help="validate the config and paper files").set_defaults(fn=cmd_validate)
     q = sub.add_parser("plan", parents=[common], help="list figure targets and their runs")
     q.add_argument("--json", action="store_true")
+    q.add_argument("--cost", action="store_true", help="per run: parameters, memory per device, FLOPs and the smallest "
+                   "device it fits (the paper tier is costed on fake data of the real shapes)")
     q.set_defaults(fn=cmd_plan)
     q = sub.add_parser("spec", parents=[common], help="write one job's resolved spec (what the workflow hands each job)")
     q.add_argument("kind", choices=["runs", "probes", "figures", "claims", "data", "report"])

@@ -19,6 +19,7 @@ from optdyn.registry import problem_builder
 
 from ..spec.problems.ire import IREValley
 from .base import Problem
+from . import ire_vision  # noqa: F401  (registers the vision nets of Sec. 4.1)
 from .lm import post_ln  # noqa: F401  (registers the 2-layer Transformer of Table 4 / Fig. 5)
 
 

@@ -6,7 +6,7 @@ chunks), so gradients and HVPs go through the statistics, as in Cohen et al.'s c
 
 ``step_metrics(params, step)`` is logged by the training loop at every step (``train/trainer.py``):
 ||w||^2 of the scale-invariant group and, on the schedule of the spec, the spherical sharpness
-||w||^2 lambda_1(hess_w L(w, z)) (App. Q.3), by Lanczos over the group w with the other
+||w||^2 lambda_1(hess_w L(w, z)) (App. Q.3) with its Ritz residual, by Lanczos over the group w with the other
 parameters z fixed (all parameters for the SI nets), on the first ``sharpness_examples``
 training examples. Off the schedule it is NaN, and ``lax.cond`` skips the Lanczos solve.
 """
@@ -21,7 +21,7 @@ import numpy as np
 from flax import nnx
 from jax.flatten_util import ravel_pytree
 
-from optdyn.curvature import hvp, tridiagonal
+from optdyn.curvature import hvp, lanczos_tridiagonal, tridiagonal
 from optdyn.data.prepare import load_prepared
 from optdyn.registry import problem_builder
 from optdyn.spec.components import PreparedData
@@ -47,25 +47,16 @@ def _chunks(n: int, size: int | None) -> int:
     return n // size if size and n % size == 0 else 1
 
 
-def top_eigenvalue_unrolled(matvec, dim: int, iters: int, dtype, key: jax.Array | None = None) -> jax.Array:
-    """The top Ritz value of ``iters`` Lanczos steps with full reorthogonalization, the loop
-    unrolled in Python: XLA on CPU runs convolutions inside a ``fori_loop`` body (the
-    ``curvature.lanczos`` loop) about 6x slower than the same calls unrolled (measured here on
-    the smoke VGG), and this runs inside every scheduled training step."""
-    q = jax.random.normal(jax.random.PRNGKey(0) if key is None else key, (dim,), dtype)
-    qs, alpha, beta = [q / jnp.linalg.norm(q)], [], []
-    for i in range(iters):
-        w = matvec(qs[-1])
-        alpha.append(jnp.vdot(qs[-1], w))
-        basis = jnp.stack(qs)
-        for _ in range(2):  # classical Gram-Schmidt twice
-            w = w - basis.T @ (basis @ w)
-        b = jnp.linalg.norm(w)
-        beta.append(b)
-        # an exhausted Krylov space (b ~ 0) ends the useful part; dividing by a floored b keeps
-        # the later Ritz values finite and does not change the top one
-        qs.append(w / jnp.maximum(b, jnp.finfo(dtype).tiny))
-    return jnp.linalg.eigvalsh(tridiagonal(jnp.stack(alpha), jnp.stack(beta)))[-1]
+def top_ritz(matvec, dim: int, iters: int, dtype) -> tuple[jax.Array, jax.Array]:
+    """(top Ritz value, its relative residual) of ``iters`` Lanczos steps with full
+    reorthogonalization. The residual ||A y - theta y|| of the Ritz pair (theta, y) is
+    |beta_m s_m| (s the Ritz vector of the tridiagonal, beta_m the coupling to the next Lanczos
+    vector); divided by |theta| it bounds how far theta is from an eigenvalue of A, so a short
+    Krylov space is logged with the evidence that it has converged."""
+    alpha, beta, _ = lanczos_tridiagonal(matvec, dim, iters, dtype=dtype)
+    vals, vecs = jnp.linalg.eigh(tridiagonal(alpha, beta))
+    top = vals[-1]
+    return top, jnp.abs(beta[-1] * vecs[-1, -1]) / jnp.maximum(jnp.abs(top), jnp.finfo(dtype).tiny)
 
 
 class NormsharpNetProblem(ClassifierProblem):
@@ -101,12 +92,16 @@ class NormsharpNetProblem(ClassifierProblem):
     def sharpness(self, params: dict) -> jax.Array:
         """Spherical sharpness ||w||^2 lambda_1(hess_w L) on the first ``n_sharp`` examples, with
         the training loss's ghost batches (Lanczos, ``sharpness_iters`` HVPs)."""
+        return self.sharpness_and_residual(params)[0]
+
+    def sharpness_and_residual(self, params: dict) -> tuple[jax.Array, jax.Array]:
+        """(spherical sharpness, the relative residual of its Ritz pair, ``top_ritz``)."""
         x, y = self.X[: self.n_sharp], self.y[: self.n_sharp]
         chunks = _chunks(self.n_sharp, self.spec.ghost_batch_size)
         w, rebuild = self.split_group(params)
         f = lambda v: self._over_chunks(self.criterion, rebuild(v), x, y, chunks)  # noqa: E731
-        top = top_eigenvalue_unrolled(lambda v: hvp(f, w, v), w.size, min(self.spec.sharpness_iters, w.size), w.dtype)
-        return jnp.vdot(w, w) * top
+        top, resid = top_ritz(lambda v: hvp(f, w, v), w.size, min(self.spec.sharpness_iters, w.size), w.dtype)
+        return jnp.vdot(w, w) * top, resid
 
     def sharpness_due(self, step: jax.Array) -> jax.Array:
         due = step % self.spec.sharpness_every == 0
@@ -116,9 +111,10 @@ class NormsharpNetProblem(ClassifierProblem):
 
     def step_metrics(self, params: dict, step: jax.Array) -> dict[str, jax.Array]:
         nan = jnp.asarray(jnp.nan, self.dtype)
-        sharp = jax.lax.cond(self.sharpness_due(step), lambda p: self.sharpness(p).astype(self.dtype),
-                             lambda p: nan, params)
-        return {"norm_sq": self.norm_sq(params), "sharpness": sharp}
+        sharp, resid = jax.lax.cond(self.sharpness_due(step),
+                                    lambda p: tuple(v.astype(self.dtype) for v in self.sharpness_and_residual(p)),
+                                    lambda p: (nan, nan), params)
+        return {"norm_sq": self.norm_sq(params), "sharpness": sharp, "sharpness_residual": resid}
 
     # --- evaluation ---
     def _test_loss_and_accuracy(self, params: dict) -> tuple[jax.Array, jax.Array]:

@@ -86,7 +86,8 @@ def selfstab_tracking(run, spec, work: Path | None = None) -> pd.DataFrame:
                   checkpoint_every=spec.checkpoint_every, generalized=spec.generalized, method=spec.method,
                   iters=spec.iters, tol=spec.tol, proj_steps=spec.proj_steps, predicted=spec.predicted,
                   lambda2_stop=spec.lambda2_stop, lambda2_every=spec.lambda2_every,
-                  max_gf_substeps=spec.max_gf_substeps, dtype=track_dtype, key=jax.random.PRNGKey(spec.seed + 1))
+                  max_gf_substeps=spec.max_gf_substeps, dtype=track_dtype, key=jax.random.PRNGKey(spec.seed + 1),
+                  assumption_stats=spec.assumption_stats)
     table = pd.DataFrame(state.table())
     table["step"] = table["step"].astype(int)
     # Thm 1 / Sec. 6: the predicted fixed point |x| = delta_t sits delta_t^2/eta above L(theta^dagger)

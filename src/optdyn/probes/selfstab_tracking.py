@@ -37,6 +37,7 @@ import numpy as np
 from optdyn.curvature import third_derivative_contraction, top_eigenpairs
 
 from ..theory.selfstab_predicted import Centre, code_step, constants, coordinates, linear_project, paper_step, place
+from .selfstab_assumptions import ASSUMPTION_COLUMNS, AssumptionStats
 from .selfstab_eigs import HostLobpcg
 
 __all__ = ["find_instability", "track", "TrackState", "Tracker", "gf_substeps"]
@@ -94,6 +95,8 @@ class Tracker:
         self._signed = jax.jit(_signed)
         self._rest = jax.jit(self._centre_rest)
         self.row_values = jax.jit(lambda gd, dagger, gf, c, v_hat: _row_values(f, self.eta, gd, dagger, gf, c, v_hat))
+        # App. E: every step's assumption quantities, and rho_3 / rho_4 at the eigengap checks
+        self.stats = AssumptionStats(f, self.eta)
         self.advance = jax.jit(lambda gd, gf, n, c, v_hat: (
             self.gd_step(gd), self.gf_step(gf, n), step(f, c, v_hat, self.eta, generalized)))
 
@@ -270,9 +273,14 @@ def _row_values(f: Callable, eta: float, gd, dagger, gf, c: Centre, v_hat) -> di
 
 
 def _row(tracker: Tracker, s: TrackState, c: Centre, v_hat: jax.Array, S_gd: float, S_gf: float,
-         n_gf: int) -> dict[str, float]:
-    """One log row at step s.step (before advancing); x, y are Def. 5's u . v and grad S_perp . v."""
+         n_gf: int, stats: bool, slow: bool) -> dict[str, float]:
+    """One log row at step s.step (before advancing); x, y are Def. 5's u . v and grad S_perp . v.
+    ``stats``: App. E's per-step quantities, and with ``slow`` rho_3, rho_4 (the code's slow stats);
+    NaN where not measured."""
     values = jax.device_get(tracker.row_values(s.gd, s.dagger, s.gf, c, v_hat))
+    unmeasured = dict.fromkeys(ASSUMPTION_COLUMNS, np.nan)
+    values.update(jax.device_get(tracker.stats.values(c, v_hat)) if stats else unmeasured)
+    values.update(jax.device_get(tracker.stats.slow(c.p, c.u)) if stats and slow else {"rho3": np.nan, "rho4": np.nan})
     row = {"step": s.step, **values, "sharpness_gd": S_gd, "sharpness_gd_avg2": (S_gd + s.prev_gd_sharpness) / 2,
            "sharpness_gf": S_gf, "gf_substeps": n_gf}
     return {k: float(v) for k, v in row.items()}
@@ -282,11 +290,14 @@ def track(f: Callable, x_star, eta: float, steps: int, *, state: TrackState | No
           checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 10, generalized: bool = False,
           method: str = "lobpcg", iters: int | None = None, tol: float | None = 1e-9, proj_steps: int = 3,
           predicted: str = "paper", lambda2_stop: float = 1.9, lambda2_every: int = 1, max_gf_substeps: int = 64,
-          dtype=jnp.float64, key: jax.Array | None = None, fast: bool = True) -> TrackState:
+          dtype=jnp.float64, key: jax.Array | None = None, fast: bool = True,
+          assumption_stats: bool = True) -> TrackState:
     """Track GD, theta^dagger, GF and the predicted dynamics from ``x_star`` for up to ``steps``
     logged steps (rows 0..steps-1), or until lambda_2(theta^dagger) >= ``lambda2_stop``/eta,
     checked at steps that are multiples of ``lambda2_every`` (the authors: every 50 steps; lambda_2
-    is logged every step regardless, the centre's eigen-solve has it).
+    is logged every step regardless, the centre's eigen-solve has it). App. E's rho_3 and rho_4
+    (``selfstab_assumptions``) are measured at the same steps, as the authors' slow stats
+    (``assumption_stats=False``: none of App. E's quantities).
 
     ``state`` continues a given state; else ``checkpoint`` (an npz path) is resumed when it exists
     and written every ``checkpoint_every`` steps and at the end. ``state.stopped`` says why it
@@ -315,7 +326,7 @@ def track(f: Callable, x_star, eta: float, steps: int, *, state: TrackState | No
         S_gd, S_gf = float(vals_gd[0]), float(vals_gf[0])
         n_gf = gf_substeps(eta, S_gf, max_gf_substeps)
         v_hat = tracker.place(s.v_pred, s.x_pred_next, c.u) if tracker.predicted == "paper" else s.v_pred
-        row = _row(tracker, s, c, v_hat, S_gd, S_gf, n_gf)
+        row = _row(tracker, s, c, v_hat, S_gd, S_gf, n_gf, assumption_stats, slow=s.step % lambda2_every == 0)
         for k, v in row.items():
             s.log.setdefault(k, []).append(v)
         # the predicted columns may be NaN where Assumption 1 fails (alpha < 0: no delta); that alone is no reason to stop

@@ -8,7 +8,6 @@ report shows the papers' figures in: main text by number, then tables, then appe
 
 from __future__ import annotations
 
-_NEURAL_NS = "a neural experiment (scale-invariant VGG-11 / ResNet-20 on CIFAR-10); not in this plan yet (issue 13)"
 _IRE_VISION = "needs CIFAR-10/100 or ImageNet networks on a GPU for the paper's numbers; not in this plan yet (issue 15)"
 _IRE_LM = "a language-model experiment (AdmIRE vs AdamW); not in this plan yet (issue 16)"
 
@@ -42,24 +41,23 @@ COVERAGE: dict[str, list[dict]] = {
     ),
     "normsharp": _entries(
         ("fig01", "Matrix completion with BN: sharpness reduction at the edge of stability", None),
-        ("fig02", "Scale-invariant VGG-11 on CIFAR-10: sharpness tracks 2/effective LR", _NEURAL_NS),
+        ("fig02", "Scale-invariant VGG-11 on CIFAR-10: sharpness tracks 2/effective LR", None),
         ("fig03", "GD + WD geometry and the 3-D scale-invariant toy", None),
         ("fig04", "Linear regression with BN: oscillation and periodicity", None),
         ("fig05", "Hamiltonian picture of (h, u) (App. H.2)", None),
         ("fig06", "Matrix completion, 400-1600 observations (App. P.1)", None),
         ("fig07", "Matrix completion, 1600-3200 observations (App. P.1)", None),
-        ("fig08", "Scale-invariant ResNet-20 on CIFAR-10 (App. P.2)", _NEURAL_NS),
-        ("fig09", "Standard pre-activation ResNet-20 on CIFAR-10 (App. P.2)", _NEURAL_NS),
-        ("fig10", "The first 1500 steps of the Fig. 2 run (App. P.2)", _NEURAL_NS),
+        ("fig08", "Scale-invariant ResNet-20 on CIFAR-10 (App. P.2)", None),
+        ("fig09", "Standard pre-activation ResNet-20 on CIFAR-10 (App. P.2)", None),
+        ("fig10", "The first 1500 steps of the Fig. 2 run (App. P.2)", None),
         ("fig11", "Close-up of matrix completion around the EoS entry (App. P.3)", None),
-        ("fig12", "A 200-step window in the middle of the Fig. 2 run (App. P.3)", _NEURAL_NS),
-        ("fig13", "Weight-decay ablation, VGG-11 on CIFAR-10 (App. P.4)", _NEURAL_NS),
-        ("fig14", "Weight-decay ablation, VGG-11 on CIFAR-10-2k (App. P.4)", _NEURAL_NS),
-        ("fig15", "Initial effective-LR ablation (App. P.5)", _NEURAL_NS),
-        ("fig16", "Architecture: scale-invariant VGG-11 (App. Q.1)", "an architecture table; not in this plan yet (issue 13)"),
-        ("fig17", "Architectures: pre-activation and scale-invariant ResNet-20 (App. Q.1)",
-         "an architecture table; not in this plan yet (issue 13)"),
-        ("fig18", "Final-BN gamma ablation (App. R.2)", _NEURAL_NS),
+        ("fig12", "A 200-step window in the middle of the Fig. 2 run (App. P.3)", None),
+        ("fig13", "Weight-decay ablation, VGG-11 on CIFAR-10 (App. P.4)", None),
+        ("fig14", "Weight-decay ablation, VGG-11 on CIFAR-10-2k (App. P.4)", None),
+        ("fig15", "Initial effective-LR ablation (App. P.5)", None),
+        ("fig16", "Architecture: scale-invariant VGG-11 (App. Q.1)", None),
+        ("fig17", "Architectures: pre-activation and scale-invariant ResNet-20 (App. Q.1)", None),
+        ("fig18", "Final-BN gamma ablation (App. R.2)", None),
     ),
     "latedecay": _entries(
         ("fig01", "Learning curves and late-decay contour maps (VGG-11 / CIFAR-10)",
@@ -72,16 +70,16 @@ COVERAGE: dict[str, list[dict]] = {
     ),
     "ire": _entries(
         ("fig01", "2-D toy: GD, large-LR GD and GD-IRE", None),
-        ("fig02", "SAM-IRE sharpness on WRN-16-8 / CIFAR-10", _IRE_VISION),
+        ("fig02", "SAM-IRE sharpness on WRN-16-8 / CIFAR-10", None),
         ("fig03", "AdmIRE vs AdamW pre-training LLaMA: the 2x speed-up", _IRE_LM),
         ("fig04", "The AdamW learning-rate sweep (App. B.2.1)", _IRE_LM),
         ("fig05", "AdmIRE's robustness to (gamma, kappa) on a 2-layer Transformer", _IRE_LM),
-        ("tab01", "Table 1: SGD/SAM with and without IRE on CIFAR CNNs", _IRE_VISION),
-        ("tab02", "Table 2: ResNet-50 on ImageNet", _IRE_VISION),
-        ("tab03", "Table 3: ViT-T / ViT-S on CIFAR-100", _IRE_VISION),
+        ("tab01", "Table 1: SGD/SAM with and without IRE on CIFAR CNNs", None),
+        ("tab02", "Table 2: ResNet-50 on ImageNet", None),
+        ("tab03", "Table 3: ViT-T / ViT-S on CIFAR-100", None),
         ("tab04", "Table 4: wall-clock seconds per step of AdmIRE vs AdamW", _IRE_LM),
         ("tab06", "Table 6: implicit-regularization strength of SAMs with and without IRE", None),
-        ("tab07", "Table 7: Table 1 at fixed gamma = 0.99, kappa = 1, 3 seeds (App. B.1.2)", _IRE_VISION),
+        ("tab07", "Table 7: Table 1 at fixed gamma = 0.99, kappa = 1, 3 seeds (App. B.1.2)", None),
         ("appA", "App. A: the SGD SDE illustration (Eqs. 10-13)", None),
     ),
     "selfstab": _entries(
@@ -91,8 +89,8 @@ COVERAGE: dict[str, list[dict]] = {
         ("fig04", "Predicted dynamics track GD at the edge of stability", None),
         ("fig05", "EoS with several unstable eigenvalues", None),
         ("fig06", "Large learning rates converge faster and generalize better (App. G.1)", None),
-        ("appE", "App. E: empirical checks of the assumptions", "a figure-set per setting; not in this plan yet (issue 17)"),
-        ("appG", "App. G.2: generalized predicted dynamics", "a figure-set per setting; not in this plan yet (issue 17)"),
+        ("appE", "App. E: empirical checks of the assumptions", None),
+        ("appG", "App. G.2: generalized predicted dynamics", None),
     ),
 }
 

@@ -68,6 +68,10 @@ def load_plan(config_path: str | Path = "config/config.yaml", tier: str | None =
     for name in cfg.papers:
         _load_paper(plan, config_path.parent / "papers" / f"{name}.yaml", name)
     check_plan(plan)
+    if plan.tier == "check":  # the paper tier (no tier overrides), clipped
+        from .check_tier import to_check
+
+        return to_check(plan)
     return plan
 
 

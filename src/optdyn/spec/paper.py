@@ -19,8 +19,8 @@ from .components import SGD, DataSpec, ModelSpec, OptimizerSpec
 from .probes import ProbeSpec
 from .schedules import ScheduleSpec
 
-Tier = Literal["tiny", "smoke", "paper"]
-TIERS: tuple[str, ...] = ("tiny", "smoke", "paper")
+Tier = Literal["tiny", "smoke", "paper", "check"]  # check: the paper tier clipped (spec/check_tier.py)
+TIERS: tuple[str, ...] = ("tiny", "smoke", "paper", "check")
 Scalar = float | int | bool | str
 
 

@@ -27,16 +27,35 @@ MODEL_NAMES = {"llama": "LLaMA", "gpt2": "GPT-2", "mlp": "MLP", "cnn": "CNN", "t
 DATA_KINDS = {
     "markov": "synthetic Markov language", "bigram": "city-to-name bigram language",
     "digits": "scikit-learn digits (8x8)", "synthetic_tokens": "synthetic token sequences",
-    "cifar10": "CIFAR-10", "sst2": "SST-2",
+    "cifar10": "CIFAR-10", "sst2": "SST-2", "cifar100": "CIFAR-100", "imagenet": "ImageNet",
 }
 CORPORA = {"pile": "the Pile", "dclm": "DCLM-baseline", "openwebtext": "OpenWebText", "wikitext103": "wikitext-103",
            "minipile": "MiniPile", "wikitext2": "wikitext-2"}
+
+
+def _vision_net(net: dict) -> str:
+    """The IRE paper's vision nets (spec/problems/ire.py) by their usual names."""
+    kind = net.get("kind")
+    if kind == "cifar_resnet":
+        return f"ResNet-{net.get('depth', 56)}, width {net.get('width', 16)}"
+    if kind == "wide_resnet":
+        return f"WRN-{net.get('depth', 28)}-{net.get('widen', 10)}, width {16 * net.get('widen', 10)}"
+    if kind == "bottleneck_resnet":
+        stages = net.get("stages", [3, 4, 6, 3])
+        return f"ResNet-{3 * sum(stages) + 2} (bottleneck), width {net.get('width', 64)}"
+    if kind == "vit":
+        return f"ViT d={net.get('dim', 192)}, {net.get('depth', 12)} layers, patch {net.get('patch', 4)}"
+    if kind == "mlp":
+        return f"MLP, widths {net.get('widths', [128, 128])}"
+    return str(kind)
 
 
 def describe_model(model: dict | None) -> str:
     if not isinstance(model, dict):
         return "?"
     name = str(model.get("name", "?"))
+    if name == "ire_vision" and isinstance(model.get("net"), dict):
+        return _vision_net(model["net"])
     pretty = MODEL_NAMES.get(name, name.replace("_", " "))
     if name in ("llama", "gpt2", "transformer", "ire_transformer") and "hidden" in model:
         size = PAPER_SIZES.get((name, model.get("hidden"), model.get("layers")))

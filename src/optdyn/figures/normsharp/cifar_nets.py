@@ -34,7 +34,7 @@ def _sharp_panel(ax, df: pd.DataFrame, colors, label_prefix: str = "") -> None:
             label=f"{label_prefix}spherical sharpness $\\|w\\|^2\\lambda_1$")
 
 
-@figure("normsharp", "fig02")
+@figure("normsharp", "fig02", "fig08", "fig09")
 def fig02(ctx: FigureContext) -> FigureOutput:
     run = ctx.runs["main"]
     df = N.frame(run)

@@ -81,9 +81,10 @@ def mark_full_train(ax, step: int | None) -> None:
         ax.axvline(step, color="0.4", ls=":", lw=1)
 
 
-def describe(run, wd: bool = True) -> str:
+def describe(run, wd: bool = True, hyperparams: bool = True) -> str:
     """What the run trained, from its resolved spec, and what it stands in for when that is not
-    the paper's network and data."""
+    the paper's network and data; ``hyperparams=False`` leaves out eta and lambda (a sweep's legend
+    gives them)."""
     m, data = run.spec.model, run.spec.data.dataset
     lr, lam = hyper(run)
     if m.arch == "si_vgg":
@@ -97,7 +98,7 @@ def describe(run, wd: bool = True) -> str:
         name = f"{base}-{m.depth}" + ("" if paper_net else f" (widths {'/'.join(map(str, m.resnet_widths))})")
         target = f"{base}-20"
     hyp = f"$\\hat\\eta$={lr:g}" + (f", $\\hat\\lambda$={lam:g}" if wd else "")
-    text = f"{name} on {data}, full-batch GD+WD, {hyp}"
+    text = f"{name} on {data}, full-batch GD+WD" + (f", {hyp}" if hyperparams else "")
     if not paper_net or data not in PAPER_DATA:
         text += f"\n(stands in for {target} on CIFAR-10)"
     return text

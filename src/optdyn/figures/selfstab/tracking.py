@@ -94,23 +94,33 @@ def setting_values(df: pd.DataFrame) -> dict:
     }
 
 
-def _draw(axes, df: pd.DataFrame, lo: int, hi: int) -> None:
-    eta = float(df["eta"].iloc[0])
-    d = df.iloc[lo:hi + 1]
+def fixed_point(df: pd.DataFrame, generalized: bool) -> tuple[pd.Series, pd.Series]:
+    """The predicted fixed point's (loss, sharpness) per step: |x| = delta_t, y = 0 (Sec. 6), or for the
+    generalized dynamics y = -F'(delta)/delta, so S = 2/eta - F'(delta)/delta + F''(delta) and
+    L = L(theta^dagger) + delta^2/eta + F(delta) (App. F; F along u_t logged by the tracking)."""
+    two = 2.0 / float(df["eta"].iloc[0])
+    if not generalized:
+        return df["loss_fixed_point"], pd.Series(two, index=df.index)
+    return (df["loss_fixed_point"] + df["F_delta"],
+            two - df["F1_delta"] / df["delta"] + df["F2_delta"])
+
+
+def _draw(axes, df: pd.DataFrame, lo: int, hi: int, generalized: bool = False) -> None:
+    d = df.iloc[lo:hi + 1].copy()
+    d["loss_fixed_point"], d["sharpness_fixed_point"] = fixed_point(d, generalized)
     t = d["step"]
     ax_l, ax_s, ax_d = axes
     for ax, cols in ((ax_l, {"Gradient Descent": "loss_gd", "Predicted Dynamics": "loss_pred",
                              "Constrained Trajectory": "loss_dagger", "Gradient Flow": "loss_gf",
                              "Predicted Fixed Point": "loss_fixed_point"}),
                      (ax_s, {"Gradient Descent": "sharpness_gd_avg2", "Predicted Dynamics": "sharpness_pred_avg2",
-                             "Constrained Trajectory": "sharpness_dagger", "Gradient Flow": "sharpness_gf"}),
+                             "Constrained Trajectory": "sharpness_dagger", "Gradient Flow": "sharpness_gf",
+                             "Predicted Fixed Point": "sharpness_fixed_point"}),
                      (ax_d, {"Gradient Descent": "dist_gd", "Predicted Dynamics": "dist_pred",
                              "Gradient Flow": "dist_gf", "Predicted Fixed Point": "delta"})):
         for label, col in cols.items():
             color, ls = SERIES[label]
             ax.plot(t, d[col], color=color, ls=ls, lw=1.3 if label == "Gradient Descent" else 1.1, label=label)
-    color, ls = SERIES["Predicted Fixed Point"]
-    ax_s.axhline(2 / eta, color=color, ls=ls, lw=1.0, label="Predicted Fixed Point")  # y = 0: S = 2/eta
     color, ls = SERIES["Constrained Trajectory"]
     ax_d.plot(t, np.zeros(len(t)), color=color, ls=ls, lw=1.1, label="Constrained Trajectory")  # theta^dagger itself
 
@@ -133,11 +143,11 @@ def _label(run, df: pd.DataFrame) -> str:
     return f"{model.name.upper()} + {model.criterion} on {getattr(data, 'dataset', '?')}, $\\eta$ = {df['eta'].iloc[0]:g}"
 
 
-@figure("selfstab", "fig04")
-def fig04(ctx: FigureContext) -> FigureOutput:
+def tracking_figure(ctx: FigureContext, names: list[str], labels: dict[str, str],
+                    generalized: bool = False) -> FigureOutput:
+    """Fig. 4's layout for the settings ``names`` (run ``<name>`` + probe ``<name>_tracking``): per
+    setting a zoom on one GD cycle over the whole window; the values its claims read."""
     plot = ctx.plot
-    # the paper's three settings; a tier may keep fewer (each present one is a run + its probe)
-    names = [n for n in ("mlp", "cnn", "transformer") if f"{n}_tracking" in ctx.probes]
     fig, axes = plt.subplots(2 * len(names), 3, figsize=(14, 4.2 * len(names)), squeeze=False)
     frames, per = [], {}
     for k, name in enumerate(names):
@@ -145,21 +155,21 @@ def fig04(ctx: FigureContext) -> FigureOutput:
         v = per[name] = setting_values(df)
         lo, hi = _zoom(df, v["cycles"], plot.zoom_cycle, plot.zoom_margin)
         top, bottom = axes[2 * k], axes[2 * k + 1]
-        _draw(top, df, lo, hi)
-        _draw(bottom, df, 0, len(df) - 1)
+        _draw(top, df, lo, hi, generalized)
+        _draw(bottom, df, 0, len(df) - 1, generalized)
         for ax_top, ax_bottom in zip(top, bottom):
             y0, y1 = ax_top.get_ylim()
             ax_bottom.add_patch(Rectangle((df["step"].iloc[lo], y0), df["step"].iloc[hi] - df["step"].iloc[lo], y1 - y0,
                                           fill=False, ls="--", lw=0.9, ec="k"))
             ax_bottom.set_xlabel("steps after the first instability")
-        top[0].set_title(f"{diverged.label(_label(ctx.runs[name], df), ctx.runs[name])}\ntrain loss", loc="left", fontsize=10)
+        top[0].set_title(f"{diverged.label(labels[name], ctx.runs[name])}\ntrain loss", loc="left", fontsize=10)
         top[1].set_title("sharpness (two-step average)", fontsize=10)
         top[2].set_title("$\\|\\theta - \\theta^\\dagger\\|$", fontsize=10)
         for ax in (*top, *bottom):
             ax.tick_params(labelsize=8)
         frames.append(df.assign(setting=name))
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=len(SERIES), frameon=False)
+    handles, labels_ = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels_, loc="upper center", ncol=len(SERIES), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.975))
 
     def each(key):
@@ -190,3 +200,11 @@ def fig04(ctx: FigureContext) -> FigureOutput:
         "pred_distance_error": each("pred_distance_error"), "max_pred_distance_error": worst("pred_distance_error"),
     }
     return FigureOutput(fig, pd.concat(frames, ignore_index=True), diverged.finish(ctx, fig, values))
+
+
+@figure("selfstab", "fig04")
+def fig04(ctx: FigureContext) -> FigureOutput:
+    # the paper's three settings; a tier may keep fewer (each present one is a run + its probe)
+    names = [n for n in ("mlp", "cnn", "transformer") if f"{n}_tracking" in ctx.probes]
+    labels = {n: _label(ctx.runs[n], ctx.probes[f"{n}_tracking"]) for n in names}
+    return tracking_figure(ctx, names, labels)

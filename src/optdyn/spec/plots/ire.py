@@ -68,3 +68,27 @@ class Fig03(PlotSpec):
     metrics = ("rows", "panels", "admire_T_minus_adamw_2T", "worst_admire_T_minus_adamw_2T", "speedup", "min_speedup",
                "admire_T_minus_adamw_T", "worst_admire_T_minus_adamw_T")
     panels: list[str] = Field(default_factory=lambda: ["wt103", "minipile", "owt"], min_length=1)
+
+
+# --- Sec. 4.1 vision targets (figures/ire/vision*.py) ---
+
+
+@plot_spec("ire", "fig02")
+class Fig02(PlotSpec):
+    # runs: <schedule>_sam and the sweep <schedule>_ire for each schedule present (const, step)
+    metrics = ("rows", "const_max_inversions", "step_max_inversions", "every_ire_below_sam", "step_train_loss_delta_mean",
+               "step_test_acc_delta_mean", "final_trace", "const_ire_below_sam", "step_ire_below_sam")
+    final_epochs: int = Field(5, ge=1)  # "final" = mean over the last this many evaluations
+
+
+@plot_spec("ire", "tab01", "tab07", "tab03", "tab02")
+class VisionTable(PlotSpec):
+    # runs: <column>_sgd, <column>_sam and (sweeps or single runs) <column>_sgd_ire, <column>_sam_ire
+    metrics = ("rows", "every_ire_lowers_trace", "min_sgd_ire_delta", "min_sam_ire_delta", "min_top5_delta",
+               "sgd_ire_delta", "sam_ire_delta", "ire_trace_ratio")
+    columns: list[str] = Field(min_length=1)
+    paper: dict[str, list[float]] = Field(default_factory=dict)  # column -> [base, base-IRE, SAM, SAM-IRE] accuracy
+    paper_top5: dict[str, list[float]] = Field(default_factory=dict)
+    top_k: bool = False  # also report top-5 accuracy (Table 2)
+    base_name: str = "SGD"
+    ire_name: str = "SGD-IRE"

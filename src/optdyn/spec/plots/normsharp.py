@@ -69,9 +69,10 @@ class Hamiltonian(PlotSpec):
     energies: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.5, 3.0], min_length=1)  # above the minimum
 
 
-@plot_spec("normsharp", "fig02")
+@plot_spec("normsharp", "fig02", "fig08", "fig09")
 class VGGMain(PlotSpec):
-    """Fig. 2: the scale-invariant VGG trained by full-batch GD+WD (its smoke stand-in on digits)."""
+    """Figs. 2, 8, 9: one scale-invariant VGG / ResNet run of full-batch GD+WD (its smoke stand-in
+    on digits)."""
 
     required_runs = ("main",)
     metrics = ("full_train_step", "test_acc_at_full_train", "test_acc_final", "test_acc_gain", "sharpness_at_full_train",
@@ -105,6 +106,17 @@ class VGGWeightDecay(PlotSpec):
     required_runs = ("wd", "nowd")
     metrics = ("wd_sharpness_drop_ratio", "nowd_sharpness_ratio", "wd_test_acc_final", "nowd_test_acc_final",
                "test_acc_wd_minus_nowd", "nowd_test_acc_gain")
+
+
+@plot_spec("normsharp", "fig14", "fig15", "fig18")
+class NetAblation(PlotSpec):
+    """Figs. 14, 15, 18: seed-replicated sweeps of the SI VGG over lambda, eta at fixed eta_in, and
+    the final-BN gamma; one curve per run of ``series``."""
+
+    metrics = ("best_acc", "final_sharpness", "sharpness_drop_ratios", "spike_sizes", "best_acc_step1", "best_acc_step2",
+               "best_acc_step3", "best_acc_gain_max_wd", "final_sharpness_max_wd_over_no_wd", "best_acc_range",
+               "final_sharpness_max_over_min", "max_sharpness_drop_ratio", "spike_gain")
+    series: list[RunName] = Field(min_length=1)  # run names, in legend order
 
 
 @plot_spec("normsharp", "fig16", "fig17")

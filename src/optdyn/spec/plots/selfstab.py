@@ -94,3 +94,24 @@ class Fig06(PlotSpec):
     inverse_sharpness_run: RunName = "inverse_sharpness"
     target_loss: float = Field(gt=0)  # "converges faster" = fewer steps to this training loss
     final_fraction: float = Field(0.1, gt=0, le=1)  # "final" = mean over this last fraction of evals
+
+
+@plot_spec("selfstab", "appE")
+class AppE(PlotSpec):
+    """App. E: the assumption quantities along theta^dagger, one row of eight panels per (setting,
+    eta): every run ``<name>`` with its ``selfstab_tracking`` probe ``<name>_tracking``."""
+
+    metrics = ("settings", "etas", "tracked_steps", "stopped", "min_alpha", "all_alpha_positive", "epsilon_range",
+               "max_epsilon", "gamma_range", "min_gamma", "grad_s_perp_over_rho3_range", "min_grad_s_perp_over_rho3",
+               "rho4_over_eta_rho3_sq_range", "max_rho4_over_eta_rho3_sq", "assumption5_max_ratio_over_epsilon",
+               "max_assumption5_ratio_over_epsilon", "lambda2_over_threshold", "max_lambda2_over_threshold")
+
+
+@plot_spec("selfstab", "appG")
+class AppG(PlotSpec):
+    """App. G.2: Fig. 4's layout with the generalized predicted dynamics, one block per (setting,
+    eta): every run ``<name>`` with its ``selfstab_tracking`` probe ``<name>_tracking``."""
+
+    metrics = Fig04.metrics + ("fixed_point_sharpness_over_threshold",)
+    zoom_cycle: int = Field(0, ge=0)
+    zoom_margin: float = Field(0.2, ge=0)

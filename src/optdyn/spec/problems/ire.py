@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -10,6 +10,7 @@ from optdyn.registry import model_spec, probe_spec
 
 from ..base import Strict
 from ..components import _Transformer
+from .latedecay import Augment
 
 
 @model_spec("ire")
@@ -77,3 +78,76 @@ class StepTime(Strict):
         if bad:
             raise ValueError(f"steps {self.steps} must be a multiple of every K (so each chunk holds whole refreshes); not of {bad}")
         return self
+
+
+# --- Sec. 4.1 vision nets (models/ire_vision.py); each sized by its fields, so a tier shrinks it ---
+
+
+class CifarResNetArch(Strict):
+    """homura's CIFAR ResNet (depth 6n + 2: 20, 56), widths width x (1, 2, 4)."""
+
+    kind: Literal["cifar_resnet"]
+    depth: int = Field(56, ge=8)
+    width: int = Field(16, gt=0)
+    norm_groups: int = Field(16, gt=0)  # GroupNorm in place of BN (models/vision_resnet.py)
+
+
+class WideResNetArch(Strict):
+    """Zagoruyko & Komodakis' WRN-depth-widen (depth 6n + 4: 16, 28), widths 16 widen x (1, 2, 4)."""
+
+    kind: Literal["wide_resnet"]
+    depth: int = Field(28, ge=10)
+    widen: int = Field(10, gt=0)
+    norm_groups: int = Field(16, gt=0)
+
+
+class BottleneckResNetArch(Strict):
+    """torchvision's ResNet-50 (stages 3, 4, 6, 3 at width 64); ``stem: cifar`` for small images."""
+
+    kind: Literal["bottleneck_resnet"]
+    stages: list[int] = Field(default_factory=lambda: [3, 4, 6, 3], min_length=1)
+    width: int = Field(64, gt=0)
+    stem: Literal["imagenet", "cifar"] = "imagenet"
+    norm_groups: int = Field(32, gt=0)
+
+
+class ViTArch(Strict):
+    """timm's VisionTransformer (ViT-T: dim 192, 3 heads; ViT-S: 384, 6; depth 12, mlp_ratio 4)."""
+
+    kind: Literal["vit"]
+    patch: int = Field(4, gt=0)
+    dim: int = Field(192, gt=0)
+    depth: int = Field(12, gt=0)
+    heads: int = Field(3, gt=0)
+    mlp_ratio: float = Field(4.0, gt=0)
+
+
+class MLPArch(Strict):
+    """A ReLU MLP (flatten, hidden ``widths``, linear head): the catalog's Fig. 2 toy stand-in."""
+
+    kind: Literal["mlp"]
+    widths: list[int] = Field(default_factory=lambda: [128, 128], min_length=1)
+
+
+@model_spec("ire", data=("prepared",))
+class IREVisionNet(Strict):
+    """A vision net of Sec. 4.1 on a prepared image dataset, trained as the authors' CIFAR /
+    ImageNet code does: mini-batches of ``batch_size`` with crop + flip ``augment`` (None: none),
+    label smoothing in the KL form sum_c KL(y_smooth || p) (minimum 0), and IRE's mask estimated
+    on one fixed batch of ``fisher_batch_size`` training images drawn once from the run's seed
+    ([code]), with labels sampled afresh at each refresh.
+
+    Metrics at each eval: training and test loss / accuracy (un-augmented) and
+    ``trace_fisher`` = Tr F^ = mean over ``trace_batches`` (M) fixed batches of
+    ``trace_batch_size`` (B) training images of B ||grad mean CE(y^ ~ softmax)||^2 (Fig. 2's
+    sharpness)."""
+
+    name: Literal["ire_vision"]
+    net: Annotated[Union[CifarResNetArch, WideResNetArch, BottleneckResNetArch, ViTArch, MLPArch], Field(discriminator="kind")]
+    batch_size: int = Field(128, gt=0)
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    augment: Augment | None = Field(default_factory=Augment)
+    fisher_batch_size: int = Field(128, gt=0)
+    trace_batches: int = Field(8, gt=0)
+    trace_batch_size: int = Field(128, gt=0)
+    top_k: int = Field(5, gt=0)  # test top-k accuracy is logged too (Table 2's top-5)

@@ -49,3 +49,6 @@ class SelfstabTracking(Strict):
     max_gf_substeps: int = Field(64, ge=1)  # cap on gradient flow's ceil(eta S) Euler sub-steps
     checkpoint_every: int = Field(10, ge=1)  # the tracking state is saved this often (resumable)
     seed: int = 0  # random start blocks of the eigen-solvers
+    # App. E's quantities (probes/selfstab_assumptions.py): gamma, the Assumption-5 ratios every step and
+    # rho_3 / rho_4 every lambda2_every steps (the authors' slow stats); False leaves their columns NaN
+    assumption_stats: bool = True
