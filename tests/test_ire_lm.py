@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 
@@ -15,6 +14,7 @@ from optdyn.data.prepare import prepare
 from optdyn.spec.paper import RunSpec
 from optdyn.train.checkpoint import Checkpoints
 from optdyn.train.trainer import Trainer, steps_per_epoch
+from train_helpers import advance_one_by_one, assert_trees_equal
 
 MODEL = {"name": "llama", "hidden": 32, "intermediate": 64, "layers": 1, "heads": 2, "seq_len": 16, "batch_size": 8,
          "eval_windows": 8}
@@ -39,26 +39,12 @@ def _admire(**kw) -> dict:
     return {"name": "ire", "kappa": 2.0, "gamma": 0.6, "every": 4, "base": ADAMW} | kw
 
 
-def _equal(a, b):
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-
-
-def _steps(trainer: Trainer, state: dict, n: int):
-    """n single steps (one compiled chunk per trainer, however the run is cut)."""
-    rows = []
-    for _ in range(n):
-        state, logged = trainer.advance(state, 1)
-        rows.append(logged)
-    return state, {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-
-
 @pytest.mark.slow  # two LLaMA compilations
 def test_kappa_zero_admire_is_adamw_bit_for_bit_on_the_llama(root):
     base, _ = Trainer(_spec(ADAMW), root).advance(Trainer(_spec(ADAMW), root).init_state(), 12)
     ire_trainer = Trainer(_spec(_admire(kappa=0.0, every=3)), root)
     state, logged = ire_trainer.advance(ire_trainer.init_state(), 12)
-    _equal(base["params"], state["params"])
+    assert_trees_equal(base["params"], state["params"])
     assert logged["ire_flat_fraction"][0] > 0  # the mask was computed, and changed nothing
 
 
@@ -67,7 +53,7 @@ def test_train_loss_below_fires_at_the_right_epoch_and_a_killed_run_resumes_exac
     spec = _spec(_admire(start={"train_loss_below": 3.3}), steps=28)
     trainer = Trainer(spec, root)
     assert steps_per_epoch(trainer.problem) == 7
-    straight, logged = _steps(trainer, trainer.init_state(), 28)
+    straight, logged = advance_one_by_one(trainer, trainer.init_state(), 28)
     means = logged["batch_loss"].reshape(4, 7).astype(np.float64).mean(axis=1)
     below = np.flatnonzero(means < 3.3)
     assert below.size and below[0] < 3, f"epoch means {means}: pick a threshold the run crosses"
@@ -77,10 +63,10 @@ def test_train_loss_below_fires_at_the_right_epoch_and_a_killed_run_resumes_exac
     assert np.all(logged["ire_flat_fraction"][:fired] == 0) and logged["ire_flat_fraction"][fired] > 0
     # killed mid-epoch before it fired, and after it fired between the refreshes at fired + 4k
     for at in (fired - 3, fired + 6):
-        state, _ = _steps(trainer, trainer.init_state(), at)
+        state, _ = advance_one_by_one(trainer, trainer.init_state(), at)
         ckpts = Checkpoints(tmp_path / f"ckpt{at}")
         ckpts.save(at, state)
         restored = ckpts.restore(at, Trainer(spec, root).init_state())
         ckpts.close()
-        resumed, _ = _steps(trainer, restored, 28 - at)
-        _equal(straight, resumed)
+        resumed, _ = advance_one_by_one(trainer, restored, 28 - at)
+        assert_trees_equal(straight, resumed)

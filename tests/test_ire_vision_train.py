@@ -17,6 +17,7 @@ from optdyn.models.ire_vision import VisionProblem
 from optdyn.spec.paper import RunSpec
 from optdyn.train.checkpoint import Checkpoints
 from optdyn.train.trainer import Trainer, steps_per_epoch
+from train_helpers import advance_one_by_one, assert_trees_equal
 
 MLP = {"kind": "mlp", "widths": [16]}
 RESNET = {"kind": "cifar_resnet", "depth": 8, "width": 4}
@@ -41,19 +42,6 @@ def _spec(optimizer: dict, net: dict = MLP, steps: int = 12, lr: float = 0.05) -
     return RunSpec.model_validate_json(json.dumps(raw))
 
 
-def _equal(a, b):
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-
-
-def _steps(trainer: Trainer, state: dict, n: int):
-    rows = []
-    for _ in range(n):
-        state, logged = trainer.advance(state, 1)
-        rows.append(logged)
-    return state, {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-
-
 @pytest.mark.slow  # six compilations of a small MLP
 @pytest.mark.parametrize("base", [SGD, SAM, ADAMW], ids=["sgd", "sam", "adamw"])
 def test_kappa_zero_is_the_base_optimizer_bit_for_bit(root, base):
@@ -61,12 +49,12 @@ def test_kappa_zero_is_the_base_optimizer_bit_for_bit(root, base):
     want, _ = plain.advance(plain.init_state(), 12)
     ire = Trainer(_spec({"name": "ire", "kappa": 0.0, "gamma": 0.9, "every": 3, "base": base}), root)
     got, logged = ire.advance(ire.init_state(), 12)
-    _equal(want["params"], got["params"])
+    assert_trees_equal(want["params"], got["params"])
     assert logged["ire_flat_fraction"][0] > 0  # the mask was computed, and changed nothing
 
 
 @pytest.mark.slow  # one ResNet compilation
-def test_mask_is_a_gamma_fraction_and_the_fisher_runs_once_per_k_steps(root):
+def test_mask_is_a_gamma_fraction_and_the_fisher_runs_once_per_kadvance_one_by_one(root):
     calls = []
 
     class Counting(VisionProblem):
@@ -93,7 +81,7 @@ def test_train_loss_below_fires_at_the_right_epoch_and_a_killed_run_resumes_exac
     spec = _spec(opt, steps=35, lr=0.2)
     trainer = Trainer(spec, root)
     assert steps_per_epoch(trainer.problem) == 7
-    straight, logged = _steps(trainer, trainer.init_state(), 35)
+    straight, logged = advance_one_by_one(trainer, trainer.init_state(), 35)
     means = logged["batch_loss"].reshape(5, 7).astype(np.float64).mean(axis=1)
     below = np.flatnonzero(means < 1.4)
     assert below.size and 0 < below[0] < 4, f"epoch means {means}: pick a threshold the run crosses"
@@ -101,10 +89,10 @@ def test_train_loss_below_fires_at_the_right_epoch_and_a_killed_run_resumes_exac
     np.testing.assert_array_equal(logged["ire_start"], np.where(np.arange(35) >= fired - 1, fired, -1))
     assert np.all(logged["ire_flat_fraction"][:fired] == 0) and logged["ire_flat_fraction"][fired] > 0
     for at in (fired - 3, fired + 6):  # killed before it fired, and after it fired between refreshes
-        state, _ = _steps(trainer, trainer.init_state(), at)
+        state, _ = advance_one_by_one(trainer, trainer.init_state(), at)
         ckpts = Checkpoints(tmp_path / f"ckpt{at}")
         ckpts.save(at, state)
         restored = ckpts.restore(at, Trainer(spec, root).init_state())
         ckpts.close()
-        resumed, _ = _steps(trainer, restored, 35 - at)
-        _equal(straight, resumed)
+        resumed, _ = advance_one_by_one(trainer, restored, 35 - at)
+        assert_trees_equal(straight, resumed)

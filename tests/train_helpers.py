@@ -91,6 +91,16 @@ def assert_trees_equal(a, b) -> None:
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y), strict=True)
 
 
+def advance_one_by_one(trainer: Trainer, state: dict, n: int) -> tuple[dict, dict]:
+    """n single steps (one compiled chunk per trainer, however the run is cut) and their
+    concatenated logged metrics."""
+    rows = []
+    for _ in range(n):
+        state, logged = trainer.advance(state, 1)
+        rows.append(logged)
+    return state, {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+
+
 def from_step(df: pd.DataFrame, start: int) -> pd.DataFrame:
     return df[df.step >= start].reset_index(drop=True)
 

@@ -115,3 +115,21 @@ def load_prepared(name: str, root: str | Path = DEFAULT_ROOT, hashes: bool = Tru
         elif rel.endswith(".bin"):
             arrays[key] = load_tokens(file, info["dtype"], info["tokens"][key])
     return Prepared(name, path, meta, arrays)
+
+
+def load_square_images(dataset: str, root: str | Path, model: str):
+    """(x_train, y_train, x_test, y_test, fill) of a prepared image dataset as numpy arrays
+    (int32 labels), for a network that needs square NHWC images (anything else is a one-line
+    error naming the model and the shape). ``fill``: the normalized value of a black pixel per
+    channel, what crop padding uses, since torchvision pads with 0 before normalizing."""
+    import numpy as np
+
+    ds = load_prepared(dataset, root)
+    x_train, y_train = np.asarray(ds["x_train"]), np.asarray(ds["y_train"]).astype(np.int32)
+    x_test, y_test = np.asarray(ds["x_test"]), np.asarray(ds["y_test"]).astype(np.int32)
+    if x_train.ndim != 4 or x_train.shape[1] != x_train.shape[2]:
+        raise ValueError(f"model '{model}' needs square NHWC images; '{dataset}' has x_train of shape {x_train.shape}")
+    c = x_train.shape[-1]
+    mean = np.asarray(ds["norm_mean"], np.float32).reshape(-1, c).mean(0) if "norm_mean" in ds.arrays else np.zeros(c, np.float32)
+    std = np.asarray(ds["norm_std"], np.float32).reshape(-1, c).mean(0) if "norm_std" in ds.arrays else np.ones(c, np.float32)
+    return x_train, y_train, x_test, y_test, -mean / np.where(std > 0, std, 1.0)

@@ -23,7 +23,7 @@ from flax import nnx
 from optdyn.curvature import sampled_fisher_diag
 from optdyn.curvature.fisher import fisher_trace
 from optdyn.data.images import augment_batch
-from optdyn.data.prepare import load_prepared
+from optdyn.data.prepare import load_square_images
 from optdyn.registry import problem_builder
 from optdyn.spec.components import PreparedData
 from optdyn.spec.problems.ire import IREVisionNet
@@ -128,16 +128,7 @@ class VisionProblem(ClassifierProblem):
 
 @problem_builder(IREVisionNet)
 def build_vision(model: IREVisionNet, data: PreparedData, root: Path, *, dtype=np.float32) -> VisionProblem:
-    ds = load_prepared(data.dataset, root)
-    x_train, y_train = np.asarray(ds["x_train"]), np.asarray(ds["y_train"]).astype(np.int32)
-    x_test, y_test = np.asarray(ds["x_test"]), np.asarray(ds["y_test"]).astype(np.int32)
-    if x_train.ndim != 4 or x_train.shape[1] != x_train.shape[2]:
-        raise ValueError(f"model 'ire_vision' needs square NHWC images; '{data.dataset}' has x_train of shape {x_train.shape}")
+    x_train, y_train, x_test, y_test, fill = load_square_images(data.dataset, root, "ire_vision")
     n_classes = int(max(y_train.max(), y_test.max() if y_test.size else 0)) + 1
-    c = x_train.shape[-1]
-    # the normalized value of a black pixel, per channel: torchvision pads with 0 before normalizing
-    mean = np.asarray(ds["norm_mean"], np.float32).reshape(-1, c).mean(0) if "norm_mean" in ds.arrays else np.zeros(c, np.float32)
-    std = np.asarray(ds["norm_std"], np.float32).reshape(-1, c).mean(0) if "norm_std" in ds.arrays else np.ones(c, np.float32)
-    fill = -mean / np.where(std > 0, std, 1.0)
     eval_data = (x_test, y_test) if y_test.size else None
     return VisionProblem(model, x_train, y_train, eval_data, fill, n_classes, dtype=dtype)

@@ -17,7 +17,7 @@ import numpy as np
 from flax import nnx
 
 from optdyn.data.images import augment_batch
-from optdyn.data.prepare import load_prepared
+from optdyn.data.prepare import load_square_images
 from optdyn.registry import problem_builder
 from optdyn.spec.components import PreparedData
 from optdyn.spec.problems.latedecay import VGGMini
@@ -86,19 +86,10 @@ class VGGMiniProblem(ClassifierProblem):
 
 @problem_builder(VGGMini)
 def build_vgg_mini(model: VGGMini, data: PreparedData, root: Path, *, dtype=np.float32) -> VGGMiniProblem:
-    ds = load_prepared(data.dataset, root)
-    x_train, y_train = np.asarray(ds["x_train"]), np.asarray(ds["y_train"]).astype(np.int32)
-    x_test, y_test = np.asarray(ds["x_test"]), np.asarray(ds["y_test"]).astype(np.int32)
-    if x_train.ndim != 4 or x_train.shape[1] != x_train.shape[2]:
-        raise ValueError(f"model 'vgg_mini' needs square NHWC images; '{data.dataset}' has x_train of shape {x_train.shape}")
+    x_train, y_train, x_test, y_test, fill = load_square_images(data.dataset, root, "vgg_mini")
     size, pools = x_train.shape[1], model.conv.count("M")
     if size % 2**pools:
         raise ValueError(f"model 'vgg_mini' pools {pools} times; images of size {size} do not divide by {2**pools}")
     n_out = int(max(y_train.max(), y_test.max())) + 1
-    # the normalized value of a black pixel, per channel: torchvision pads with 0 before normalizing
-    c = x_train.shape[-1]
-    mean = np.asarray(ds["norm_mean"], np.float32).reshape(-1, c).mean(0) if "norm_mean" in ds.arrays else np.zeros(c, np.float32)
-    std = np.asarray(ds["norm_std"], np.float32).reshape(-1, c).mean(0) if "norm_std" in ds.arrays else np.ones(c, np.float32)
-    fill = -mean / np.where(std > 0, std, 1.0)
     module_fn = lambda rngs: VGG(x_train.shape[-1], n_out, size, list(model.conv), list(model.hidden), rngs=rngs)  # noqa: E731
     return VGGMiniProblem(model, module_fn, x_train, y_train, (x_test, y_test), fill, dtype=dtype)
