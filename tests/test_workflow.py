@@ -276,7 +276,7 @@ def test_editing_a_run_reruns_only_that_run_and_its_figure(tiny_run):
         expected = _stats(spec=4 + len(new_probes), train=1, probe=len(new_probes), figure=1, claims=1, report=1, all=1)
         assert _job_stats(out) == expected, out[-4000:]
         assert sorted(r for r, _ in jobs) == sorted(r for r, n in expected.items() for _ in range(n)), jobs
-        assert {w["kind"] for r, w in jobs if r == "spec"} == {"run", "probe", "figure", "claims", "report"}, jobs
+        assert {w["kind"] for r, w in jobs if r == "spec"} == {"runs", "probes", "figures", "claims", "report"}, jobs
         assert [w["run_id"] for r, w in jobs if r == "train"] == [new_run]
         assert {w["probe_id"] for r, w in jobs if r == "probe"} == new_probes
         for rule in ("figure", "claims"):
