@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from .conv import Conv
 from .nets import TORCH_UNIFORM, torch_uniform_bias
 
 #: gamma of the final BN, (3/10) ln 91: label smoothing eps = 0.1 at the optimum (App. R)
@@ -61,36 +62,8 @@ class BatchNorm(nnx.Module):
         return y * self.scale[...] + self.bias[...] if self.affine else self.gamma * y
 
 
-class Conv(nnx.Module):
-    """k x k convolution without bias, stride s, PyTorch's zero padding k // 2 on every side
-    (bearpaw's ``padding=1`` for 3 x 3, 0 for the 1 x 1 shortcuts); kernel [k, k, in, out].
-
-    On CPU it is k*k shifted slices and one einsum: XLA's CPU convolution inside the training
-    loop's ``lax.scan`` ran ~70x slower than outside it (526 vs 7 ms for a 16->32 conv on 200
-    8 x 8 images, measured here), the slices-and-einsum form ~2x (7 vs 3 ms). Both forms compute
-    the same sums, so the backend only changes the speed."""
-
-    def __init__(self, c_in: int, c_out: int, k: int, stride: int, *, rngs: nnx.Rngs):
-        self.kernel = nnx.Param(CONV_INIT(rngs.params(), (k, k, c_in, c_out)))
-        self.k, self.stride = k, stride
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        k, s, pad = self.k, self.stride, self.k // 2
-        kernel = self.kernel[...]
-        if jax.default_backend() != "cpu":
-            return jax.lax.conv_general_dilated(x, kernel, (s, s), [(pad, pad), (pad, pad)],
-                                                dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        n, h, w, c = x.shape
-        if pad:
-            x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-        ho, wo = (h + 2 * pad - k) // s + 1, (w + 2 * pad - k) // s + 1
-        patches = jnp.stack([x[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s]
-                             for i in range(k) for j in range(k)], axis=3)
-        return jnp.einsum("nhwpc,pco->nhwo", patches, kernel.reshape(k * k, c, -1))
-
-
 def _conv(c_in: int, c_out: int, k: int, stride: int, rngs: nnx.Rngs) -> Conv:
-    return Conv(c_in, c_out, k, stride, rngs=rngs)
+    return Conv(c_in, c_out, k, stride, kernel_init=CONV_INIT, rngs=rngs)
 
 
 def _mean_pool(x: jax.Array) -> jax.Array:

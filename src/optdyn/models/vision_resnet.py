@@ -26,12 +26,13 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from .conv import Conv
+
 _KAIMING = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")  # torch kaiming_normal_(fan_out, relu)
 
 
-def _conv(c_in: int, c_out: int, k: int, stride: int, rngs: nnx.Rngs) -> nnx.Conv:
-    pad = "VALID" if k == 1 else ((k // 2, k // 2), (k // 2, k // 2))
-    return nnx.Conv(c_in, c_out, (k, k), (stride, stride), padding=pad, use_bias=False, kernel_init=_KAIMING, rngs=rngs)
+def _conv(c_in: int, c_out: int, k: int, stride: int, rngs: nnx.Rngs) -> Conv:
+    return Conv(c_in, c_out, k, stride, kernel_init=_KAIMING, rngs=rngs)
 
 
 def _norm(c: int, groups: int, rngs: nnx.Rngs) -> nnx.GroupNorm:
