@@ -16,7 +16,7 @@ estimate against XLA's memory analysis and the times are printed (``pytest -s``)
 with a 120 s compile budget: 461 s wall on a shared 2-core machine (load average 8-12), 225 s
 of CPU; the 60 s budget here and an idle machine should bring it near 3 minutes. The VGG of
 latedecay (174 s of that wall time, mostly its evaluations on 6000 fake images) is the
-largest item: lower ``EXEC_FLOPS`` below 1e10 to compile it instead.
+largest item, so ``EXEC_FLOPS`` is 9e9 and it compiles (so does the selfstab MLP's full batch, 1.4e10).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from optdyn.train.trainer import Trainer
 
 pytestmark = pytest.mark.slow
 EXEC_BYTES = 1 * 2**30  # this machine: 2 cores, a few GB shared with the rest of CI
-EXEC_FLOPS = 2e10  # per step (the VGG of latedecay: 1e10, its evaluations on 6000 images cost more)
+EXEC_FLOPS = 9e9  # per step: below the VGG of latedecay (1e10, 131-174 s with its evaluations on 6000 images), which compiles
 COMPILE_BUDGET_S = 60  # wall seconds of compiling, then the rest of the groups are listed as skipped
 
 
@@ -82,7 +82,11 @@ def _kill_after_checkpoint(monkeypatch, step: int):
 
 
 def _execute(plan, rid, root: Path, tmp: Path, monkeypatch) -> str:
-    run = plan.runs[rid]
+    from dataclasses import replace
+
+    # this test has costed and chosen the run already: no second estimate inside the train job
+    # (train/compile_only.py; tests/test_check_tier_compile.py checks that path)
+    run = replace(plan.runs[rid], compile_over_budget=False)
     out, work = tmp / rid, tmp / f"{rid}.work"
     real = _kill_after_checkpoint(monkeypatch, 2)
     with pytest.raises(Killed):

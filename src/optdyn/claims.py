@@ -107,7 +107,9 @@ def evaluate(claims: list[ClaimSpec], values: dict[str, Any]) -> list[dict]:
                "kind": claim.kind, "check_type": check_type(claim.check), "ratio": None}
         if claim.expected_from:
             row["expected_from"] = claim.expected_from
-        if claim.metric not in values:
+        if values.get("__not_evaluated__"):  # the check tier's panel (figures/check_panel.py): nothing to check
+            row.update(our_value=None, passed=None, evaluated=False, note=values["__not_evaluated__"])
+        elif claim.metric not in values:
             row.update(our_value=None, passed=False, note=f"the figure did not compute '{claim.metric}'")
         else:
             ours = values[claim.metric]
@@ -127,7 +129,7 @@ def evaluate(claims: list[ClaimSpec], values: dict[str, Any]) -> list[dict]:
                 reason = "; ".join(claim.known_failure.values())
                 note = f"{note}; expected at this tier: {reason}" if note else f"expected at this tier: {reason}"
             row.update(our_value=ours, passed=bool(passed), note=note, ratio=ratio(ours, claim.paper))
-        row["pass/fail"] = "pass" if row["passed"] else "fail"
+        row["pass/fail"] = "pass" if row["passed"] else "fail" if row.get("evaluated", True) else "not evaluated"
         out.append(row)
     return out
 

@@ -101,6 +101,13 @@ def build(plan: Plan, target: str) -> FigureOutput:
 
 
 def draw(ctx: FigureContext) -> FigureOutput:
+    from optdyn.spec.check_tier import is_check_figure
+
+    if is_check_figure(ctx.figure):  # 3 steps or compile-only, no probes: what ran, not the figure
+        from .check_panel import draw_check
+
+        style()
+        return draw_check(ctx)
     fn = FIGURES.get((ctx.figure.paper, ctx.figure.key))  # imports the paper's figure modules only
     style()
     if ctx.figure.seeds:

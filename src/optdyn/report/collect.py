@@ -15,6 +15,7 @@ from pathlib import Path
 from optdyn import __version__
 from optdyn.train.provenance import git_commit, versions
 
+from .cost import run_cost
 from .html import write_report
 
 PROVENANCE_KEYS = ("wall_time_s", "device", "host", "git_commit")
@@ -69,6 +70,7 @@ def build_report(spec: dict, stems: dict[str, Path], out_html: Path, run_paths: 
             "runs": runs, "probes": fig.get("probes") or {}, "seeds": fig.get("seeds") or [],
             "setting": fig.get("setting") or {}, "config": fig.get("config") or {},
             "provenance": {rid: _provenance(run_files.get(rid, {})) for rid in runs.values()},
+            "costs": {rid: c for rid in runs.values() if (c := run_cost(run_files.get(rid, {}))) is not None},
             "source": source,
         })
     meta = {

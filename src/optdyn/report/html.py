@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .bundle import copy_figure_files, copy_pdfs, copy_run_files, copy_source
 from .card import dev_table, figure_card
+from .cost import cost_section
 from .claims import COUNT_HEAD, claims_table, count, count_cells
 from .format import FAIL, NE, PASS, fig_status, format_value, slug, verdict
 from .script import SCRIPT
@@ -168,6 +169,7 @@ highlighted; "failures only" (left) hides every passing figure and claim.</p>
 {_summary(papers, titles, coverage) if entries else '<p class="muted">No figures in this tier.</p>'}
 <h2 id="coverage">Coverage</h2>
 {_coverage(coverage, built)}
+{cost_section(ordered)}
 {"".join(sections)}
 <h2 id="deviations">All deviations of tier {tier_e} from the papers</h2>
 <details class="devs"><summary>{len(deviations)} deviations</summary>

@@ -76,7 +76,8 @@ def to_check(plan: Plan) -> Plan:
         nid = run_id(spec, parent, dataset)
         start = spec.branch_from.step if spec.branch_from is not None else 0
         keep = {CHECKPOINT_AT} if start < CHECKPOINT_AT < steps else set()
-        new = runs.setdefault(nid, ResolvedRun(nid, spec, parent, dataset=dataset, checkpoint_steps=keep))
+        new = runs.setdefault(nid, ResolvedRun(nid, spec, parent, dataset=dataset, checkpoint_steps=keep,
+                                                  compile_over_budget=True))
         new.used_by += [u for u in run.used_by if u not in new.used_by]
         if parent is not None:
             runs[parent].checkpoint_steps.add(spec.branch_from.step)
@@ -94,7 +95,20 @@ def to_check(plan: Plan) -> Plan:
     return Plan(config, plan.config_file, plan.papers, runs, figures, deviations, probes={}, datasets=datasets)
 
 
+#: the deviation that makes a figure job draw the check panel (figures/check_panel.py)
+CHECK_FIGURE = "check"
+
+
 def _figure(fig, new_id: dict[str, str]):
     from dataclasses import replace
 
-    return replace(fig, runs={n: new_id[r] for n, r in fig.runs.items()}, probes={})
+    note = {"scope": CHECK_FIGURE, "path": f"figures.{fig.key}", "paper_value": "the paper's figure",
+            "tier_value": "a check panel", "reason": f"check tier: each run stepped {CHECK_STEPS} times or only compiled, "
+            "probes left out; the figure shows what ran and its claims are not evaluated"}
+    if not fig.runs and not fig.probes:  # analytic: the check tier draws the paper's figure itself
+        return fig
+    return replace(fig, runs={n: new_id[r] for n, r in fig.runs.items()}, probes={}, deviations=[*fig.deviations, note])
+
+
+def is_check_figure(fig) -> bool:
+    return any(d.get("scope") == CHECK_FIGURE for d in fig.deviations)

@@ -42,7 +42,8 @@ def job_spec(plan: Plan, kind: str, key: str) -> dict:
         run = plan.runs[key]
         return {"run_id": key, "parent": run.parent, "dataset": run.dataset, "used_by": run.used_by,
                 "checkpoint_steps": sorted(run.checkpoint_steps), "spec": run.spec.model_dump(mode="json"),
-                "hashed": canonical(run.spec, run.parent, run.dataset)}
+                "hashed": canonical(run.spec, run.parent, run.dataset),
+                **({"compile_over_budget": True} if run.compile_over_budget else {})}
     if kind == "probes":
         probe = plan.probes[key]
         return {"probe_id": key, "run_ids": probe.run_ids, "spec": probe.spec.model_dump(mode="json")}
@@ -109,7 +110,8 @@ def load_run_job(path: str | Path) -> ResolvedRun:
     rid = run_id(spec, doc["parent"], doc["dataset"])
     if rid != doc["run_id"]:
         raise SpecError(str(path), "spec", doc["run_id"], f"the spec hashes to {rid}: the file was modified")
-    run = ResolvedRun(rid, spec, doc["parent"], list(doc["used_by"]), set(doc["checkpoint_steps"]), doc["dataset"])
+    run = ResolvedRun(rid, spec, doc["parent"], list(doc["used_by"]), set(doc["checkpoint_steps"]), doc["dataset"],
+                      bool(doc.get("compile_over_budget", False)))
     return run
 
 

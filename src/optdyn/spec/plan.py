@@ -22,6 +22,7 @@ class ResolvedRun:
     used_by: list[str] = field(default_factory=list)  # "wsd/fig04:wsd"
     checkpoint_steps: set[int] = field(default_factory=set)  # declared + needed by branches
     dataset: dict | None = None  # the prepared dataset's definition (config/data.yaml), if any
+    compile_over_budget: bool = False  # the check tier: compiled, not stepped, when over budget (train/compile_only.py)
 
 
 @dataclass

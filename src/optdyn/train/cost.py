@@ -9,7 +9,8 @@ memory to estimate. Peak memory per device of one training step (``Trainer._step
 - the gradient, and with micro-batches also their running sum;
 - the activations kept for the backward pass of one micro-batch: the residuals JAX saves for
   ``jax.vjp`` of the loss (``saved_residuals``: every array the backward pass reads that is not
-  an input), split over every device of the mesh. A bfloat16 language model runs cuDNN's flash
+  an input); or, where larger, those XLA keeps of them (``kept_residuals``) plus two cotangent
+  buffers of the largest; split over every device of the mesh. A bfloat16 language model runs cuDNN's flash
   attention on a GPU (``models/lm/layers.py``), which keeps no T x T attention matrix, so
   residuals of that shape are left out for it (the trace here, on any backend, uses XLA's);
 - the batch itself.
@@ -18,8 +19,8 @@ Not counted: XLA's workspace (its fusions usually keep less than every residual,
 buffers add some), IRE's Fisher and the 1/S rule's Lanczos passes on their refresh steps (the
 plan's line says so; on the IRE Transformer XLA needed 3.6x the estimate, 1.5x without IRE),
 and the evaluation. ``tests/test_plan_cost.py`` holds the estimate within 20% of XLA's own compiled
-memory analysis on a LLaMA, a GPT-2 and a ReLU MLP; on convolutional nets it is off by up to 2x
-either way (docs/check-tier.md).
+memory analysis on a LLaMA, a GPT-2, a ReLU MLP, a ReLU CNN and a GroupNorm ResNet-18; a swish
+CNN is over-estimated 1.46x (docs/check-tier.md).
 
 FLOPs per step are XLA's count (``Lowered.cost_analysis``) of one micro-batch's loss and
 gradient, times the micro-batches (twice for SAM's two gradients); the optimizer's update is
@@ -30,6 +31,7 @@ a few FLOPs per parameter and left out. For language models the plan also shows 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,6 +190,52 @@ def xla_bytes(compiled) -> int:
     return int(m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes + m.temp_size_in_bytes)
 
 
+#: cotangent buffers of the largest activation alive at once in the backward pass (the
+#: incoming gradient and the one being produced)
+COTANGENTS = 2
+_SOURCE = re.compile(r" from (\S+:\d+)")
+
+
+def _nbytes(a) -> int:
+    return math.prod(a.shape) * jnp.dtype(a.dtype).itemsize
+
+
+def kept_residuals(found: list[tuple[Any, str]]) -> list[Any]:
+    """Of the residuals JAX lists for the backward pass (``(array, why)``), the buffers XLA keeps:
+
+    - a ``broadcast_in_dim`` output is a constant (ReLU's zeros) that XLA never materializes;
+    - a residual listed again in a row with the same shape, dtype and origin is one elementwise
+      expression's repeated output (``silu``'s x, sigmoid(x) and x sigmoid(x)): XLA fuses the
+      expression and keeps one buffer;
+    - a boolean mask (ReLU's ``x > 0``) costs nothing beside a float of its shape and source
+      line (XLA recomputes it from that); without one, XLA keeps the float it compares instead.
+    """
+    out, last = [], None
+    for a, why in found:
+        if "broadcast_in_dim" in why:
+            continue
+        key = (tuple(a.shape), jnp.dtype(a.dtype), why)
+        if key != last:
+            out.append((a, why))
+        last = key
+    floats = [a.dtype for a, _ in out if jnp.issubdtype(a.dtype, jnp.floating)]
+    wide = max(floats, key=lambda d: jnp.dtype(d).itemsize, default=jnp.float32)
+    sources = {(tuple(a.shape), _origin(why)) for a, why in out if jnp.issubdtype(a.dtype, jnp.floating)}
+    kept = []
+    for a, why in out:
+        if a.dtype == jnp.bool_:
+            if (tuple(a.shape), _origin(why)) in sources:
+                continue
+            a = jax.ShapeDtypeStruct(a.shape, wide)
+        kept.append(a)
+    return kept
+
+
+def _origin(why: str) -> str:
+    found = _SOURCE.search(why)
+    return found.group(1) if found else why
+
+
 def _flash_on_gpu(problem) -> bool:
     """Whether a language model's attention is cuDNN's flash attention on a GPU
     (``models/lm/layers.attention_impl``), which saves no T x T matrix for the backward pass."""
@@ -211,14 +259,19 @@ def estimate(trainer: Trainer, rows: int | None = None) -> Estimate:
     rows = [x.shape[0] for x in jax.tree.leaves(batch) if x.ndim]
     lead = rows[0] if rows else 1  # toys: a key, a scalar or no batch at all
     micro = batch if k == 1 else jax.tree.map(lambda x: jax.ShapeDtypeStruct((x.shape[0] // k, *x.shape[1:]), x.dtype), batch)
-    residuals = [a for a, why in saved_residuals(problem.loss, params, micro)
-                 if hasattr(a, "shape") and not why.startswith("from the argument")]
+    listed = [(a, why) for a, why in saved_residuals(problem.loss, params, micro)
+              if hasattr(a, "shape") and not why.startswith("from the argument")]
+    residuals, kept = [a for a, _ in listed], kept_residuals(listed)
     notes = []
     if _flash_on_gpu(problem):  # traced here with XLA's attention, which keeps softmax(q k^T)
         t = problem.seq_len
         residuals = [a for a in residuals if tuple(a.shape[-2:]) != (t, t)]
+        kept = [a for a in kept if tuple(a.shape[-2:]) != (t, t)]
         notes.append("attention: cuDNN flash on GPU (no T x T residuals)")
-    act = sum(math.prod(a.shape) * jnp.dtype(a.dtype).itemsize for a in residuals)
+    # two readings of the same list, each short of XLA's peak in some family (docs/check-tier.md):
+    # every listed residual (GroupNorm ResNets, SI nets), or what XLA fuses them to plus the
+    # backward's cotangents (ReLU CNNs); a plan must not under-promise, so the larger
+    act = max(sum(map(_nbytes, residuals)), sum(map(_nbytes, kept)) + COTANGENTS * max(map(_nbytes, kept), default=0))
     grad = jax.jit(jax.value_and_grad(problem.loss)).lower(params, micro)
     flops = float((grad.cost_analysis() or {}).get("flops", 0.0)) * k * (2 if trainer.sam is not None else 1)
     mesh = getattr(problem, "mesh", None)

@@ -54,6 +54,13 @@ def train(run: ResolvedRun, out_dir: Path, *, parent_dir: Path | None = None, da
     started = time.time()
     spec = run.spec
     trainer = Trainer(spec, data_root or Path("resources/data"))
+    cost = None
+    if run.compile_over_budget:  # the check tier: too big to step here -> compile only (train/compile_only.py)
+        from .compile_only import check_cost
+
+        done, cost = check_cost(run, trainer, out_dir, parent_dir, started)
+        if done is not None:
+            return done
     ckpts = Checkpoints(work_dir / "checkpoints")
     log = MetricsLog(work_dir)
     template = trainer.init_state()
@@ -110,8 +117,11 @@ def train(run: ResolvedRun, out_dir: Path, *, parent_dir: Path | None = None, da
     if work_dir.resolve() != out_dir.resolve():
         _publish(work_dir, out_dir)
     wall = time.time() - started
-    write_json(out_dir / "provenance.json", record(run_id=rid, parent=run.parent, spec=spec.model_dump(mode="json"), wall_time_s=wall, origin=origin))
+    write_json(out_dir / "provenance.json", record(run_id=rid, parent=run.parent, spec=spec.model_dump(mode="json"), wall_time_s=wall, origin=origin,
+                                                      **({"cost": cost} if cost is not None else {})))
     status["wall_time_s"] = round(wall, 3)
+    if cost is not None:
+        status["cost"] = cost
     write_json(status_path, status)
     return status
 
