@@ -21,9 +21,10 @@ midpoint sharpness reaches 2/eta) and first runs ``--warmup`` tracked steps per 
 Printed per model and path: CPU seconds (``time.process_time``: what the 1 s target is about, and
 less sensitive to other jobs than wall time) and wall seconds per tracked step, best of
 ``--repeats`` chunks of ``--steps`` steps; the ratio before/after; and the largest relative
-difference of the logged loss, sharpness and distance columns between the two paths (a numerical
-check: exit status 1 above ``--max-rel-diff``; both paths solve to the probe's LOBPCG tolerance 1e-9,
-so they agree to that, not to round-off). Compiles are not in the timings: a path's first call
+difference of the logged loss, sharpness and distance columns when both paths advance one step from
+the same state (a numerical check: exit status 1 above ``--max-rel-diff``; both paths solve to the
+probe's LOBPCG tolerance 1e-9, so they agree to that, not to round-off; the timed runs themselves
+drift further apart, see ``_one_step_difference``). Compiles are not in the timings: a path's first call
 compiles for ~1-2 min here, once per process (``track`` reuses one compiled ``Tracker`` per loss).
 """
 
@@ -68,8 +69,10 @@ def transformer_problem():
                                                    rngs=r), t, 2 * y - 1, "binary_mse", dtype=jnp.float64)
 
 
-# learning rates that reach 2/eta early (CNN: step 44; Transformer: step 5): a timing needs tracked steps, not a cycle
-MODELS = {"cnn": (cnn_problem, 0.25), "transformer": (transformer_problem, 0.1)}
+# the smoke tier's fig04 learning rates (issue 17: chosen there for a small epsilon); GD reaches 2/eta at step ~850
+# (CNN) and ~160 (Transformer). Until issue 17's last session: 0.25 and 0.1 (crossing at steps 44 and 5, eps ~ 0.65
+# for the Transformer), which timed the same per-step work
+MODELS = {"cnn": (cnn_problem, 0.05), "transformer": (transformer_problem, 0.012)}
 # as the probe (the authors' eigengap check and slow stats every 50 steps); track()'s own default is 1, which
 # would measure rho_3 / rho_4 (60 D^3 L contractions) at every step
 LAMBDA2_EVERY = 50
@@ -80,6 +83,22 @@ def _chunk(f, x, eta, state, steps, fast, proj_steps, stats):
     state = track(f, x, eta, state.step + steps, state=state, fast=fast, proj_steps=proj_steps, assumption_stats=stats,
                   lambda2_every=LAMBDA2_EVERY)
     return state, (time.process_time() - c0) / steps, (time.perf_counter() - w0) / steps
+
+
+def _one_step_difference(f, x, eta, state, args) -> float:
+    """Both paths advance one step from the same state; the largest relative difference of the next row.
+
+    Why one step and not the two timed runs side by side: each path solves LOBPCG only to the probe's tol
+    (a relative residual of ~10 dim tol, 4e-5 for the Transformer's 4113 parameters), and past the instability
+    GD and the predicted dynamics amplify any difference in the projections step after step (|x| grows like
+    exp(eps^2 t^2 / 2)); two runs that each agree to solver tolerance per step drift apart over many steps,
+    and the more so the larger epsilon (issue 17: 6.25e-4 after 17 steps at eta = 0.1, eps ~ 0.65)."""
+    rows = {}
+    for fast in (False, True):
+        rows[fast] = track(f, x, eta, state.step + 2, state=state, fast=fast, proj_steps=args.proj_steps,
+                           assumption_stats=args.assumption_stats, lambda2_every=LAMBDA2_EVERY).table()
+    a, b = rows[True], rows[False]
+    return max(float(np.max(np.abs(a[k][-1] - b[k][-1]) / max(abs(b[k][-1]), 1e-300))) for k in COLUMNS)
 
 
 def main(argv=None) -> int:
@@ -124,8 +143,10 @@ def main(argv=None) -> int:
         print(f"  s/step   CPU before {cb:.3f}  after {ca:.3f}  ratio {cb / ca:.1f}x")
         print(f"  s/step  wall before {wb:.3f}  after {wa:.3f}  ratio {wb / wa:.1f}x")
         slow, quick = states[False].table(), states[True].table()
-        diff = max(float(np.max(np.abs(quick[k] - slow[k]) / np.maximum(np.abs(slow[k]), 1e-300))) for k in COLUMNS)
-        print(f"  largest relative difference after {len(slow['step'])} steps: {diff:.2e}")
+        drift = max(float(np.max(np.abs(quick[k] - slow[k]) / np.maximum(np.abs(slow[k]), 1e-300))) for k in COLUMNS)
+        diff = _one_step_difference(f, x, eta, states[False], args)
+        print(f"  largest relative difference of one step from the same state: {diff:.2e} "
+              f"(for information: the two paths run apart for {len(slow['step'])} steps: {drift:.2e})")
         failed |= not diff <= args.max_rel_diff
     return int(failed)
 

@@ -65,7 +65,8 @@ class Tracker:
     ``fast`` (with "lobpcg"): the solves are ``selfstab_eigs.HostLobpcg`` (one jitted call per
     LOBPCG iteration: XLA:CPU runs convolution and attention HVPs several times slower inside the
     in-graph solver's while loop) and a step's row, its GD/GF/predicted advance, and each
-    projection's centre is one jitted call each. Same iterates up to solver tolerance
+    projection's centre is one jitted call each; a projection's solve is for the top pair only (it
+    needs S and u; the centre's solve still gives lambda_2 every step). Same iterates up to solver tolerance
     (``tests/test_selfstab_fast_tracking.py``); ``benchmarks/selfstab_tracking.py`` times both."""
 
     def __init__(self, f: Callable, eta: float, *, method: str = "lobpcg", iters: int | None = None,
@@ -136,14 +137,20 @@ class Tracker:
         from the previous eigenvectors (3 eigen-solves per projection, App. D.3); ``active``
         lands on S = 2/eta from below too (``linear_project``)."""
         for _ in range(self.proj_steps):
-            out = self._host_eigs(p, U)
+            # the fast path solves for the top pair only: a projection uses S and u, not lambda_2, and the
+            # second column's convergence (lambda_2 << S, a small gap below it) set the iterations of a
+            # 2-block solve (Transformer: 3-4 iterations per solve, where u alone had converged at the start)
+            out = self._host_eigs(p, U[:, :1]) if self.fast and p.shape[0] > 5 * U.shape[1] else None
             if out is None:
                 c = self.centre(p, U)
                 p, U = self.project_once(c, active), c.vecs
             else:
                 # centre and move as two calls: one compiled D^3 L for centre_any and the projections
-                # (a Transformer's float64 third derivative takes minutes to compile here)
-                c = self._rest(p, *out)
+                # (a Transformer's float64 third derivative takes minutes to compile here), so the centre
+                # keeps the block's shape: the lower columns stay as they were (the next centre's 2-block
+                # solve starts from them) and their eigenvalues are unknown (NaN; a projection reads S only)
+                vals = jnp.full((U.shape[1],), jnp.nan, U.dtype).at[0].set(out[0][0])
+                c = self._rest(p, vals, U.at[:, 0].set(out[1][:, 0]))
                 p, U = self.project_once(c, active), c.vecs
         return p, U
 
