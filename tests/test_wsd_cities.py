@@ -144,6 +144,18 @@ def test_probe_refuses_a_dataset_without_a_language(tmp_path, monkeypatch):
         cities.city_loss(run, CityLoss(kind="city_loss", run="r"))
 
 
+def test_probe_reads_the_runs_own_data_folder_not_the_default(tmp_path, monkeypatch):
+    """A workflow with ``--config resources=...`` hands the probe its data folder: the probe must
+    read the dataset there (a cold build outside the repository found it reading resources/data)."""
+    monkeypatch.chdir(tmp_path)  # no resources/data here
+    root = tmp_path / "elsewhere" / "data"
+    prepare("tokens", "markov", {"vocab": 8, "train_tokens": 200, "val_tokens": 50}, root)
+    spec = _gpt_run_spec().model_copy(update={"data": _gpt_run_spec().data.model_copy(update={"dataset": "tokens"})})
+    run = RunResult("gpt2-test", spec, {"status": "completed"}, pd.DataFrame(), tmp_path, root)
+    with pytest.raises(ValueError, match="bigram dataset"):  # found, then refused as no bigram language
+        cities.city_loss(run, CityLoss(kind="city_loss", run="r"))
+
+
 def _probe_frame(loss: np.ndarray, H: np.ndarray, is_det: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"city": np.arange(len(H)), "is_det": is_det, "entropy": H, "gini": H / 2, "loss": loss,
                          "step": 10})

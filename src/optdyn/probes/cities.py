@@ -84,7 +84,8 @@ def city_loss(run, spec) -> pd.DataFrame:
     data = getattr(run.spec, "data", None)
     if getattr(data, "dataset", None) is None:
         raise ValueError(f"run {run.run_id} has no prepared dataset; city_loss needs a bigram language model run")
-    ds = load_prepared(data.dataset, DEFAULT_ROOT)
+    # the run's own data folder (the workflow's `resources`), not the default one
+    ds = load_prepared(data.dataset, run.data_root if run.data_root is not None else DEFAULT_ROOT)
     if "P" not in ds.arrays or "is_det" not in ds.arrays:
         raise ValueError(f"dataset '{data.dataset}' has no P.npy / is_det.npy: city_loss needs a bigram dataset")
     P, is_det = np.asarray(ds["P"], np.float64), np.asarray(ds["is_det"], bool)
