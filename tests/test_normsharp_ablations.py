@@ -1,18 +1,15 @@
 """The numbers Figs. 14, 15, 18 are checked on (figures/normsharp/ablations.py), the Lanczos
-residual logged with the spherical sharpness (models/normsharp_nets.py ``top_ritz``) and the
-CPU convolution of the normalization paper's nets, each against a known answer."""
+residual logged with the spherical sharpness (models/normsharp_nets.py ``top_ritz``), each
+against a known answer (the shared CPU convolution is tested in test_conv.py)."""
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
-from flax import nnx
 
 from optdyn.figures.normsharp.ablations import spike_size, summary_values
-from optdyn.models.nets_scale_invariant import Conv
 from optdyn.models.normsharp_nets import top_ritz
 
 
@@ -74,14 +71,3 @@ def test_ritz_residual_bounds_the_error_of_the_top_eigenvalue(iters, converged):
         assert top == pytest.approx(10.0, rel=1e-5) and resid < 1e-5
     else:
         assert resid > 1e-3  # four steps are not enough here, and the residual says so
-
-
-@pytest.mark.parametrize("k, stride", [(3, 1), (3, 2), (1, 2)])
-def test_cpu_convolution_is_pytorchs_padded_convolution(k, stride):
-    conv = Conv(3, 5, k, stride, rngs=nnx.Rngs(0))
-    x = jax.random.normal(jax.random.PRNGKey(1), (2, 7, 8, 3))
-    ref = jax.lax.conv_general_dilated(x, conv.kernel[...], (stride, stride), [(k // 2, k // 2)] * 2,
-                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    out = conv(x)
-    assert out.shape == ref.shape
-    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
