@@ -1,5 +1,6 @@
 """IRE on a vision network through the real trainer (models/ire_vision.py): kappa = 0 is SGD, SAM
-and AdamW (weight decay, clipping) bit for bit; the mask holds a gamma-fraction of the
+and AdamW (weight decay, clipping) bit for bit, and so is any kappa before the start (AdamW,
+SAM around AdamW); the mask holds a gamma-fraction of the
 coordinates to within 1/p; the Fisher estimate runs once per K steps; train_loss_below fires at
 the first epoch whose mean batch loss is below the threshold and a killed run resumes exactly."""
 
@@ -21,6 +22,7 @@ from train_helpers import advance_one_by_one, assert_trees_equal
 
 MLP = {"kind": "mlp", "widths": [16]}
 RESNET = {"kind": "cifar_resnet", "depth": 8, "width": 4}
+VIT = {"kind": "vit", "patch": 2, "dim": 32, "depth": 2, "heads": 2}
 SGD = {"name": "sgd", "momentum": 0.9, "weight_decay": 5e-4}
 SAM = {"name": "sam", "rho": 0.05, "base": SGD}
 ADAMW = {"name": "adamw", "b1": 0.9, "b2": 0.999, "weight_decay": 5e-4, "grad_clip": 0.5}
@@ -51,6 +53,20 @@ def test_kappa_zero_is_the_base_optimizer_bit_for_bit(root, base):
     got, logged = ire.advance(ire.init_state(), 12)
     assert_trees_equal(want["params"], got["params"])
     assert logged["ire_flat_fraction"][0] > 0  # the mask was computed, and changed nothing
+
+
+@pytest.mark.slow  # four compilations of small nets
+@pytest.mark.parametrize("net, base", [(MLP, ADAMW), (VIT, {"name": "sam", "rho": 0.1, "base": ADAMW})],
+                         ids=["mlp-adamw", "vit-sam-adamw"])
+def test_before_its_start_ire_is_the_base_optimizer_bit_for_bit(root, net, base):
+    # not for every net and base: with momentum SGD on the ResNet, XLA contracts the plain
+    # p - lr * trace into an FMA, which IRE's select stops, so the two differ in the last bit
+    plain = Trainer(_spec(base, net=net, steps=6), root)
+    want, _ = plain.advance(plain.init_state(), 6)
+    ire = Trainer(_spec({"name": "ire", "kappa": 2.0, "gamma": 0.9, "every": 3, "start": 6, "base": base}, net=net, steps=6), root)
+    got, logged = ire.advance(ire.init_state(), 6)
+    assert_trees_equal(want["params"], got["params"])
+    assert np.all(logged["ire_flat_fraction"] == 0)
 
 
 @pytest.mark.slow  # one ResNet compilation

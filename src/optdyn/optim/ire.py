@@ -4,7 +4,9 @@ The official code takes the base optimizer's whole displacement (momentum, Adam
 preconditioning, weight decay and clipping included) and returns it enhanced on the flat
 coordinates: ``updates <- updates * (1 + kappa_t * mask)``. The base state is left untouched,
 so with kappa = 0 the wrapper reproduces the base optimizer bit for bit (it returns the base's
-update untouched), and before ``start`` up to XLA's fusion of the exact product x * 1.0.
+update untouched rather than the exact product x * 1.0, which XLA may fuse into the base's
+arithmetic differently); before ``start`` it selects the base's update, which is bit for bit
+for AdamW-based and MLP runs and within a last bit otherwise.
 
 The mask is the gamma-fraction of coordinates with the smallest diagonal-Fisher estimate,
 ranked globally over all parameters (per replica for problems that stack independent
@@ -156,7 +158,12 @@ def ire(
             # hands the base's update over untouched, so it is the base optimizer bit for bit
             enhanced = base_updates
         else:
-            enhanced = jax.tree.map(lambda u, m: u * (1 + k * m).astype(u.dtype), base_updates, mask)
+            # before the start the product with an all-zero mask is exact too, but the select hands
+            # the base's update over as computed (AdamW and SAM around it then match the base bit
+            # for bit; momentum SGD on convolutions still differs in the last bit, as XLA contracts
+            # the plain p - lr * trace into an FMA that the select blocks)
+            active = (jnp.asarray(begin) >= 0) & (step >= begin)
+            enhanced = jax.tree.map(lambda x, m: jnp.where(active, x * (1 + k * m).astype(x.dtype), x), base_updates, mask)
         if loss_below is None:
             return enhanced, IREState(base_state, mask, optax.safe_int32_increment(step))
         if "loss" not in extra_args:
