@@ -2,8 +2,9 @@
 
 The ``fake`` builder kind stands in for a real dataset ``{kind, params}``: it writes a small
 source in the format the real one comes in (the CIFAR python tarball, GLUE SST-2 TSVs, jsonl.zst
-or parquet shards, wikitext ``.raw`` files, a ``tokenizer.json`` with the real tokenizer's
-vocabulary size) into a scratch folder, then runs the real builder on it. So a paper-tier run's
+or parquet shards, wikitext ``.raw`` files, ImageNet's ``train/<wnid>/*.JPEG`` class folders, a
+``tokenizer.json`` with the real tokenizer's vocabulary size) into a scratch folder, then runs
+the real builder on it. So a paper-tier run's
 data goes through the same readers, tokenizer, packing, subset rules and manifest as on a
 cluster; only the content is noise. Everything is a pure function of ``seed``.
 
@@ -31,6 +32,12 @@ from optdyn.data.errors import DataError
 MAX_IMAGES = 5000  # training images of a fake CIFAR (the largest full batch a check run executes)
 TEST_IMAGES = 1000
 SST2_TRAIN, SST2_DEV = 5000, 200
+#: a fake ImageNet keeps the paper's shapes: all 1000 classes (the head's width is read from the
+#: labels), a batch of 1024 drawn without replacement (so 1024 training images), every class in
+#: val (the reader requires it). Sources are tiny JPEGs (the reader's Resize 256 / CenterCrop 224
+#: scales them up); prepared as the real builder's float32 224 x 224 arrays they are ~1.2 GB
+IMAGENET_CLASSES, IMAGENET_TRAIN, IMAGENET_VAL_PER_CLASS = 1000, 1024, 1
+IMAGENET_JPEG_PX = (16, 12)  # (width, height): not square, so the shorter-side resize and the crop both act
 CORPUS_DOCS, DOC_WORDS = 48, 1500  # ~72k tokens: more than one window of the longest seq_len (4096)
 FAKE_VAL_FRACTION = 0.25
 #: embedded builders' size parameters and their caps (bigram_cities_3600 samples 20M pairs)
@@ -67,6 +74,35 @@ def _images(rng: np.random.Generator, n: int, classes: int) -> tuple[np.ndarray,
     """Balanced shuffled labels; pixels a class colour plus 2-bit noise (compresses well)."""
     labels = rng.permutation(np.arange(n) % classes)
     return labels, ((labels[:, None] * 251 // classes) + rng.integers(0, 4, size=(n, 3072))).astype(np.uint8)
+
+
+def write_imagenet(folder: Path, seed: int = 0, classes: int = IMAGENET_CLASSES, n_train: int = IMAGENET_TRAIN,
+                   val_per_class: int = IMAGENET_VAL_PER_CLASS) -> Path:
+    """ILSVRC-2012 as the reader (``data/imagenet.py``) expects it: ``train/<wnid>/<wnid>_<k>.JPEG``
+    and ``val/<wnid>/ILSVRC2012_val_<k>.JPEG``, with ``classes`` wnids ``n00000000``... and
+    ``n_train`` training images spread evenly (every class has one; the first ``n_train %
+    classes`` one more). Each JPEG is ``IMAGENET_JPEG_PX``: a class colour plus noise."""
+    from PIL import Image
+
+    if n_train < classes:
+        raise DataError("fake imagenet", "n_train", n_train, f"at least one image per class ({classes})")
+    rng = np.random.default_rng(seed)
+    w, h = IMAGENET_JPEG_PX
+    wnids = [f"n{k:08d}" for k in range(classes)]
+    counts = {"train": [n_train // classes + (k < n_train % classes) for k in range(classes)],
+              "val": [val_per_class] * classes}
+    serial = 0
+    for split, per in counts.items():
+        for k, (wnid, n) in enumerate(zip(wnids, per)):
+            d = folder / split / wnid
+            d.mkdir(parents=True, exist_ok=True)
+            colour = np.array([k * 251 // classes, (k * 97) % 256, (k * 13) % 256])
+            for i in range(n):
+                serial += 1
+                px = np.clip(colour + rng.integers(-8, 9, size=(h, w, 3)), 0, 255).astype(np.uint8)
+                name = f"{wnid}_{i}.JPEG" if split == "train" else f"ILSVRC2012_val_{serial:08d}.JPEG"
+                Image.fromarray(px).save(d / name, format="JPEG", quality=75)
+    return folder
 
 
 def _write_tar(path: Path, folder: str, members: dict[str, dict]) -> Path:
@@ -182,9 +218,7 @@ def fake_params(kind: str, params: dict[str, Any], scratch: Path, seed: int = 0)
     elif kind == "cifar100":
         p["source"] = str(write_cifar100(scratch / "cifar-100-python.tar.gz", seed))
     elif kind == "imagenet":
-        # a fake the size of one batch (1024 images at 224 px) would be 0.6 GB of float32 once
-        # prepared, beyond what a check should write
-        raise DataError("data", "fake", kind, "cifar10, cifar100, sst2, corpus or an embedded kind (no fake ImageNet yet)")
+        p["source"] = str(write_imagenet(scratch / "imagenet", seed))
     elif kind == "sst2":
         p["source"] = str(write_sst2(scratch / "SST-2", seed))
         p["tokenizer"] = _tokenizer(p.get("tokenizer"), scratch)
@@ -232,7 +266,7 @@ def fake(out: Path, *, of: dict[str, Any], seed: int = 0) -> dict:
 
 
 #: training-set sizes of the real sources (a rule ``all`` takes every example)
-REAL_TRAIN = {"cifar10": 50_000, "cifar100": 50_000, "sst2": 67_349}
+REAL_TRAIN = {"cifar10": 50_000, "cifar100": 50_000, "sst2": 67_349, "imagenet": 1_281_167}
 
 
 def real_examples(kind: str, params: dict[str, Any]) -> int | None:
@@ -240,6 +274,8 @@ def real_examples(kind: str, params: dict[str, Any]) -> int | None:
     for kinds whose fake keeps the real size (embedded kinds, corpora)."""
     if kind not in REAL_TRAIN:
         return None
+    if kind == "imagenet":  # its builder has no subset rule, only per_class
+        return int(params["per_class"]) * IMAGENET_CLASSES if params.get("per_class") else REAL_TRAIN[kind]
     rule = params.get("rule", "all")
     if rule == "all":
         return REAL_TRAIN[kind]
@@ -255,4 +291,7 @@ def fake_size(kind: str) -> str:
             "cifar100": f"{MAX_IMAGES} training and {TEST_IMAGES} test images",
             "sst2": f"{SST2_TRAIN} training and {SST2_DEV} dev sentences",
             "corpus": f"{CORPUS_DOCS} documents of {DOC_WORDS} words per file",
-            "imagenet": "none yet: its runs cannot be checked"}.get(kind, "capped sizes")
+            "imagenet": (f"all {IMAGENET_CLASSES} classes, {IMAGENET_TRAIN} training images (one batch of the paper's 1024; "
+                         f"one or two a class) and {IMAGENET_VAL_PER_CLASS} validation image a class, as "
+                         f"{IMAGENET_JPEG_PX[0]} x {IMAGENET_JPEG_PX[1]} px JPEGs that the real Resize 256 / CenterCrop 224 scales "
+                         "up; ~1.2 GB once prepared")}.get(kind, "capped sizes")

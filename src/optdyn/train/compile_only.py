@@ -44,16 +44,21 @@ def over_budget(est: Estimate) -> str | None:
     return " and ".join(why) or None
 
 
-def real_rows_of(trainer, dataset: dict | None) -> int | None:
-    """The real examples per step of a full-batch run whose check-tier dataset is a smaller fake."""
+def real_examples_of(dataset: dict | None) -> int | None:
+    """The real training set's size where the check-tier dataset is a smaller fake."""
     from optdyn.data.fake_formats import real_examples
-
-    from .plan_cost import real_rows
 
     if not dataset or dataset.get("kind") != "fake":
         return None
     real = dataset["params"]["of"]
-    return real_rows(trainer, real_examples(real["kind"], real["params"]))
+    return real_examples(real["kind"], real["params"])
+
+
+def real_rows_of(trainer, dataset: dict | None) -> int | None:
+    """The real examples per step of a full-batch run whose check-tier dataset is a smaller fake."""
+    from .plan_cost import real_rows
+
+    return real_rows(trainer, real_examples_of(dataset))
 
 
 def cost_record(est: Estimate, compiled_bytes: int | None = None) -> dict[str, Any]:
@@ -71,7 +76,7 @@ def cost_record(est: Estimate, compiled_bytes: int | None = None) -> dict[str, A
 
 def plan_here(trainer, dataset: dict | None) -> tuple[Estimate, str | None]:
     """The run's estimate at the paper's shapes and why it does not step here (None: it steps)."""
-    est = estimate(trainer, real_rows_of(trainer, dataset))
+    est = estimate(trainer, real_rows_of(trainer, dataset), examples=real_examples_of(dataset))
     return est, over_budget(est)
 
 

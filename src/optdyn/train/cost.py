@@ -15,10 +15,17 @@ memory to estimate. Peak memory per device of one training step (``Trainer._step
   residuals of that shape are left out for it (the trace here, on any backend, uses XLA's);
 - the batch itself.
 
+IRE's Fisher pass (``fisher_diag``: a forward pass for the logits, then the gradient of the
+cross-entropy at labels drawn from them, on ``fisher_rows`` examples, every ``every`` steps) is
+counted: its memory is what its activations need beyond the training step's (it runs after
+the step's gradient, inside a ``lax.cond``, so the larger of the two is alive) plus its batch,
+and its FLOPs are XLA's count of the loss's forward pass and gradient at that batch, divided by
+``every`` (the mask's refresh period; before IRE starts there is no refresh, so this is the
+cost once it has started).
+
 Not counted: XLA's workspace (its fusions usually keep less than every residual, its scratch
-buffers add some), IRE's Fisher and the 1/S rule's Lanczos passes on their refresh steps (the
-plan's line says so; on the IRE Transformer XLA needed 3.6x the estimate, 1.5x without IRE),
-and the evaluation. ``tests/test_plan_cost.py`` holds the estimate within 20% of XLA's own compiled
+buffers add some), the 1/S rule's Lanczos passes on their refresh steps (the plan's line says
+so), and the evaluation. ``tests/test_plan_cost.py`` holds the estimate within 20% of XLA's own compiled
 memory analysis on a LLaMA, a GPT-2, a ReLU MLP, a ReLU CNN and a GroupNorm ResNet-18; a swish
 CNN is over-estimated 1.46x (docs/check-tier.md).
 
@@ -79,6 +86,9 @@ class Estimate:
     lm_flops_6nd: float | None = None
     notes: list[str] = field(default_factory=list)
     shardable: bool = False  # takes a mesh (train/sharding.py: language models), so multi-device nodes apply
+    fisher_bytes: int = 0  # IRE's Fisher pass: activations beyond the step's, plus its batch (one device of no mesh)
+    fisher_flops: float = 0.0  # one Fisher pass; flops_step already holds it divided by ``fisher_every``
+    fisher_every: int = 0  # IRE's refresh period K (0: no IRE)
 
     @property
     def flops_total(self) -> float:
@@ -92,8 +102,11 @@ class Estimate:
         state = (self.param_bytes + self.opt_bytes) / f
         grads = self.param_bytes / f * (2 if k > 1 else 1)
         act = self.act_bytes * self.microbatches / k / n
-        return {"state in + out": int(2 * state), "gradients": int(grads), "activations": int(act),
-                "batch": int(self.batch_bytes / n)}
+        out = {"state in + out": int(2 * state), "gradients": int(grads), "activations": int(act),
+               "batch": int(self.batch_bytes / n)}
+        if self.fisher_bytes:  # at the configured micro-batches (an LM's Fisher batch is one of them)
+            out["IRE Fisher pass"] = int(self.fisher_bytes / n)
+        return out
 
     def per_device(self, microbatches: int | None = None, devices: int | None = None, fsdp: int | None = None) -> int:
         return sum(self.parts(microbatches, devices, fsdp).values())
@@ -247,10 +260,65 @@ def _flash_on_gpu(problem) -> bool:
     return cfg.attention == "auto" and cfg.compute_dtype == "bfloat16" and cfg.head_dim % 8 == 0 and cfg.head_dim <= 128
 
 
-def estimate(trainer: Trainer, rows: int | None = None) -> Estimate:
-    """The cost of ``trainer``'s run from shapes; ``rows`` as in ``abstract_batch``."""
+def _activations(problem, params, batch) -> int:
+    """Bytes of the residuals the backward pass of ``problem.loss`` at ``batch`` keeps."""
     from jax._src.ad_checkpoint import saved_residuals  # public only as print_saved_residuals
 
+    listed = [(a, why) for a, why in saved_residuals(problem.loss, params, batch)
+              if hasattr(a, "shape") and not why.startswith("from the argument")]
+    residuals, kept = [a for a, _ in listed], kept_residuals(listed)
+    if _flash_on_gpu(problem):  # traced here with XLA's attention, which keeps softmax(q k^T)
+        t = problem.seq_len
+        residuals = [a for a in residuals if tuple(a.shape[-2:]) != (t, t)]
+        kept = [a for a in kept if tuple(a.shape[-2:]) != (t, t)]
+    # two readings of the same list, each short of XLA's peak in some family (docs/check-tier.md):
+    # every listed residual (GroupNorm ResNets, SI nets), or what XLA fuses them to plus the
+    # backward's cotangents (ReLU CNNs); a plan must not under-promise, so the larger
+    return max(sum(map(_nbytes, residuals)), sum(map(_nbytes, kept)) + COTANGENTS * max(map(_nbytes, kept), default=0))
+
+
+def _flops(fn, *args) -> float:
+    return float((jax.jit(fn).lower(*args).cost_analysis() or {}).get("flops", 0.0))
+
+
+def _with_rows(batch, rows: int):
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct((rows, *x.shape[1:]), x.dtype) if x.ndim else x, batch)
+
+
+def fisher_rows(problem, examples: int | None = None) -> int | None:
+    """Examples of one IRE Fisher pass (``fisher_diag``) at the run's shapes, or None for a
+    problem whose estimate needs no batch (a toy's closed form): the vision nets' fixed batch of
+    ``fisher_batch_size`` (at most the training set), a language model's one micro-batch, a
+    classifier's ``fisher_batch_size`` or its whole training set. ``examples``: the real
+    training set's size where the problem holds a smaller fake (the check and paper tiers)."""
+    n = examples or getattr(problem, "n", None)
+    if hasattr(problem, "fisher_x"):  # models/ire_vision.py: min(fisher_batch_size, n), drawn once
+        return min(problem.spec.fisher_batch_size, n)
+    if hasattr(problem, "seq_len"):  # models/lm/problem.py: one micro-batch of windows
+        return problem.batch_size // problem.microbatches
+    if hasattr(problem, "fisher_batch_size"):  # models/classifier.py
+        return problem.fisher_batch_size or n
+    return None
+
+
+def fisher_cost(problem, params, micro, rows: int | None) -> tuple[int, float]:
+    """(bytes, FLOPs) of one Fisher pass on ``rows`` examples of ``micro``'s shapes: the
+    activations it keeps beyond those of the step's micro-batch, plus its batch; XLA's count
+    of one forward pass (the sampled labels' logits) and one loss-and-gradient. The Fisher's
+    loss is the cross-entropy at the sampled labels; ``problem.loss`` differs from it only in
+    the last layer's criterion (label smoothing), a few FLOPs per logit."""
+    if rows is None or not any(x.ndim for x in jax.tree.leaves(micro)):
+        return 0, 0.0
+    fb = _with_rows(micro, rows)
+    extra = max(0, _activations(problem, params, fb) - _activations(problem, params, micro))
+    flops = _flops(problem.loss, params, fb) + _flops(jax.value_and_grad(problem.loss), params, fb)
+    return extra + tree_bytes(fb), flops
+
+
+def estimate(trainer: Trainer, rows: int | None = None, examples: int | None = None) -> Estimate:
+    """The cost of ``trainer``'s run from shapes; ``rows`` as in ``abstract_batch``;
+    ``examples``: the real training set's size where the problem's dataset is a smaller fake
+    (it caps IRE's Fisher batch, ``fisher_rows``)."""
     problem, spec = trainer.problem, trainer.spec
     state = jax.eval_shape(trainer.init_state)
     params = state["params"]
@@ -259,21 +327,18 @@ def estimate(trainer: Trainer, rows: int | None = None) -> Estimate:
     rows = [x.shape[0] for x in jax.tree.leaves(batch) if x.ndim]
     lead = rows[0] if rows else 1  # toys: a key, a scalar or no batch at all
     micro = batch if k == 1 else jax.tree.map(lambda x: jax.ShapeDtypeStruct((x.shape[0] // k, *x.shape[1:]), x.dtype), batch)
-    listed = [(a, why) for a, why in saved_residuals(problem.loss, params, micro)
-              if hasattr(a, "shape") and not why.startswith("from the argument")]
-    residuals, kept = [a for a, _ in listed], kept_residuals(listed)
+    act = _activations(problem, params, micro)
     notes = []
-    if _flash_on_gpu(problem):  # traced here with XLA's attention, which keeps softmax(q k^T)
-        t = problem.seq_len
-        residuals = [a for a in residuals if tuple(a.shape[-2:]) != (t, t)]
-        kept = [a for a in kept if tuple(a.shape[-2:]) != (t, t)]
+    if _flash_on_gpu(problem):
         notes.append("attention: cuDNN flash on GPU (no T x T residuals)")
-    # two readings of the same list, each short of XLA's peak in some family (docs/check-tier.md):
-    # every listed residual (GroupNorm ResNets, SI nets), or what XLA fuses them to plus the
-    # backward's cotangents (ReLU CNNs); a plan must not under-promise, so the larger
-    act = max(sum(map(_nbytes, residuals)), sum(map(_nbytes, kept)) + COTANGENTS * max(map(_nbytes, kept), default=0))
-    grad = jax.jit(jax.value_and_grad(problem.loss)).lower(params, micro)
-    flops = float((grad.cost_analysis() or {}).get("flops", 0.0)) * k * (2 if trainer.sam is not None else 1)
+    flops = _flops(jax.value_and_grad(problem.loss), params, micro) * k * (2 if trainer.sam is not None else 1)
+    fisher_bytes, fisher_flops, every = 0, 0.0, 0
+    if getattr(trainer, "ire", None) is not None:
+        every, fb = trainer.ire.every, fisher_rows(problem, examples)
+        fisher_bytes, fisher_flops = fisher_cost(problem, params, micro, fb)
+        flops += fisher_flops / every
+        notes.append(f"IRE's Fisher pass on {fb} examples every {every} steps counted" if fb is not None
+                     else "IRE's Fisher pass (a closed form) not counted")
     mesh = getattr(problem, "mesh", None)
     devices, fsdp = 1, 1
     if mesh is not None:
@@ -284,14 +349,13 @@ def estimate(trainer: Trainer, rows: int | None = None) -> Estimate:
         lm_tokens = lead * problem.seq_len
         embed = problem.cfg.vocab_size * problem.cfg.hidden  # a lookup, no FLOPs (an untied head has them)
         lm_6nd = 6.0 * (tree_size(params) - embed) * lm_tokens
-    if getattr(trainer, "ire", None) is not None:
-        notes.append("IRE's Fisher pass not counted")
     if getattr(trainer, "inverse_sharpness", None) is not None:
         notes.append("the 1/S rule's Lanczos passes not counted")
     return Estimate(params=tree_size(params), param_bytes=tree_bytes(params), opt_bytes=tree_bytes(state["opt_state"]),
                     act_bytes=int(act), batch_bytes=tree_bytes(batch), microbatches=k, batch_rows=lead,
                     flops_step=flops, steps=int(spec.steps), devices=devices, fsdp=fsdp, lm_tokens=lm_tokens,
-                    lm_flops_6nd=lm_6nd, notes=notes, shardable=hasattr(problem, "mesh"))
+                    lm_flops_6nd=lm_6nd, notes=notes, shardable=hasattr(problem, "mesh"),
+                    fisher_bytes=int(fisher_bytes), fisher_flops=fisher_flops, fisher_every=every)
 
 
 def summary(est: Estimate) -> str:

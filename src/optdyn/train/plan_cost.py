@@ -72,7 +72,7 @@ def _structure(node):
 def run_cost(plan: Plan, run: ResolvedRun) -> Estimate:
     root, real = prepare_for(plan, run)
     trainer = Trainer(run.spec, root)
-    return estimate(trainer, real_rows(trainer, real))
+    return estimate(trainer, real_rows(trainer, real), examples=real)
 
 
 def plan_costs(plan: Plan, progress: Callable[[str], None] | None = None,
