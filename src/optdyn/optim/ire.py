@@ -65,11 +65,14 @@ def loss_rule_step(count: jax.Array, start: jax.Array, loss_sum: jax.Array, loss
     return jnp.where(fires, count + 1, start), jnp.where(boundary, jnp.zeros_like(total), total)
 
 
+def is_on(step: jax.Array, start) -> jax.Array:
+    """Whether IRE acts at step ``step`` (``start`` may be a traced step, -1 for "not yet")."""
+    return (jnp.asarray(start) >= 0) & (jnp.asarray(step) >= start)
+
+
 def refresh_due(step: jax.Array, start, every: int) -> jax.Array:
-    """Whether step ``step`` recomputes the mask: (step - start) % every == 0 from start on
-    (``start`` may be a traced step, -1 for "not yet": never)."""
-    step = jnp.asarray(step)
-    return (jnp.asarray(start) >= 0) & (step >= start) & ((step - start) % every == 0)
+    """Whether step ``step`` recomputes the mask: (step - start) % every == 0 from start on."""
+    return is_on(step, start) & ((jnp.asarray(step) - start) % every == 0)
 
 
 def flat_count(n: int, gamma: float) -> int:
@@ -162,8 +165,8 @@ def ire(
             # the base's update over as computed (AdamW and SAM around it then match the base bit
             # for bit; momentum SGD on convolutions still differs in the last bit, as XLA contracts
             # the plain p - lr * trace into an FMA that the select blocks)
-            active = (jnp.asarray(begin) >= 0) & (step >= begin)
-            enhanced = jax.tree.map(lambda x, m: jnp.where(active, x * (1 + k * m).astype(x.dtype), x), base_updates, mask)
+            on = is_on(step, begin)
+            enhanced = jax.tree.map(lambda x, m: jnp.where(on, x * (1 + k * m).astype(x.dtype), x), base_updates, mask)
         if loss_below is None:
             return enhanced, IREState(base_state, mask, optax.safe_int32_increment(step))
         if "loss" not in extra_args:

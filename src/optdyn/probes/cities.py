@@ -25,11 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from optdyn.data.prepare import DEFAULT_ROOT, load_prepared
+from optdyn.data.prepare import load_prepared
 from optdyn.registry import probe_kind
 from optdyn.spec.probes import CityLoss
 from optdyn.theory.bigram import entropy, gini
-from optdyn.train.trainer import Trainer
 
 from .restore import last_step, params_at
 
@@ -84,8 +83,7 @@ def city_loss(run, spec) -> pd.DataFrame:
     data = getattr(run.spec, "data", None)
     if getattr(data, "dataset", None) is None:
         raise ValueError(f"run {run.run_id} has no prepared dataset; city_loss needs a bigram language model run")
-    # the run's own data folder (the workflow's `resources`), not the default one
-    ds = load_prepared(data.dataset, run.data_root if run.data_root is not None else DEFAULT_ROOT)
+    ds = load_prepared(data.dataset, run.data_dir)  # the workflow's data folder, not always the default
     if "P" not in ds.arrays or "is_det" not in ds.arrays:
         raise ValueError(f"dataset '{data.dataset}' has no P.npy / is_det.npy: city_loss needs a bigram dataset")
     P, is_det = np.asarray(ds["P"], np.float64), np.asarray(ds["is_det"], bool)

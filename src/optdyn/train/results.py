@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from optdyn.data.prepare import DEFAULT_ROOT
 from optdyn.spec.load import Plan
 from optdyn.spec.paper import RunSpec
 
@@ -28,6 +29,11 @@ class RunResult:
     parent: str | None = None
 
     @property
+    def data_dir(self) -> Path:
+        """Its prepared datasets' folder: the workflow's, or the default one."""
+        return self.data_root if self.data_root is not None else DEFAULT_ROOT
+
+    @property
     def diverged(self) -> bool:
         return self.status.get("status") == "diverged"
 
@@ -35,7 +41,7 @@ class RunResult:
         """The run's ``Trainer`` (its problem, optimizer and seed), for probes that rebuild it."""
         from .trainer import Trainer
 
-        return Trainer(self.spec, self.data_root) if self.data_root is not None else Trainer(self.spec)
+        return Trainer(self.spec, self.data_dir)
 
 
 def read_run(run_dir: str | Path, data_root: str | Path | None = None) -> RunResult:
