@@ -23,11 +23,11 @@ except SpecError as exc:  # one line and exit code 2, before any job is schedule
     sys.exit(2)
 TIER = PLAN.tier
 RESULTS = str(PLAN.tier_dir)
-# the plan's own settings, handed to every `optdyn spec` job; each word shell-quoted (the paths
-# are restricted to safe characters too: spec/paper.py WorkflowConfig)
+# the plan's own settings, handed to every `optdyn spec` job with the papers that job reads
+# (spec.jobs.job_papers); each word shell-quoted (the paths are restricted to safe characters
+# too: spec/paper.py WorkflowConfig)
 _given = {k: getattr(PLAN.config, k) for k in ("results", "resources", "data") if k in PLAN.config.model_fields_set}
-ARGS = shlex.join(["--config", CONFIGFILE, "--tier", TIER, "--papers", ",".join(PLAN.papers),
-                   *[w for k, v in _given.items() for w in (f"--{k}", v)]])
+ARGS = shlex.join(["--config", CONFIGFILE, "--tier", TIER, *[w for k, v in _given.items() for w in (f"--{k}", v)]])
 # One persistent JAX compilation cache for every job of the DAG (each job is its own process,
 # and many jobs compile the same step function). JAX reads these variables itself; set
 # JAX_COMPILATION_CACHE_DIR yourself to move the cache, or to "" to switch it off.

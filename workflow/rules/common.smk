@@ -4,7 +4,7 @@
 import hashlib
 import json
 
-from optdyn.spec.jobs import job_spec
+from optdyn.spec.jobs import job_papers, job_spec
 
 FIG_EXTS = ("png", "pdf", "csv", "values.json")
 RUN_FILES = ("status.json", "spec.json", "metrics.parquet", "provenance.json")
@@ -78,7 +78,7 @@ localrules:
     spec,
 
 
-# Each job's resolved spec (about a second each): jobs read this file, never the YAML. Its params
+# Each job's resolved spec (under a second each: it loads only the papers it reads): jobs read this file, never the YAML. Its params
 # are the spec's digest, so an edit rewrites exactly the specs it changes (a train job takes its
 # spec as ancient(): the run id already names its content, and editing a logging field must not
 # retrain). A shell job, not a run: block, which Snakemake would spawn as a whole new Snakemake.
@@ -87,5 +87,6 @@ rule spec:
         spec_file("{kind}", "{key}"),
     params:
         spec=spec_digest,
+        papers=lambda wc: ",".join(job_papers(PLAN, wc.kind, wc.key)),
     shell:
-        "optdyn spec {wildcards.kind:q} {wildcards.key:q} {ARGS} --out {output:q}"
+        "optdyn spec {wildcards.kind:q} {wildcards.key:q} {ARGS} --papers {params.papers:q} --out {output:q}"

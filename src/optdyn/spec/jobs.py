@@ -68,6 +68,21 @@ def job_spec(plan: Plan, kind: str, key: str) -> dict:
     raise ValueError(f"unknown job kind {kind!r}; allowed: {', '.join(KINDS)}")
 
 
+def job_papers(plan: Plan, kind: str, key: str) -> list[str]:
+    """The papers whose YAML decides this job's spec: a spec job loads only these (a run's or a
+    probe's users, a figure's own paper), so its spec is the one the whole plan resolves, at a
+    fraction of the cost. Datasets and the report read every paper of the plan."""
+    if kind == "runs":
+        users = plan.runs[key].used_by
+    elif kind == "probes":
+        users = [f"{f.paper}/" for f in plan.figures.values() if key in f.probes.values()]
+    elif kind in ("figures", "claims"):
+        users = [f"{plan.figure(key).paper}/"]
+    else:
+        return list(plan.papers)
+    return sorted({u.split("/")[0] for u in users}) or list(plan.papers)
+
+
 def report_entry(plan: Plan, fig: ResolvedFigure) -> dict:
     """What the report shows of a figure besides its files: the words, the setting that ran (and
     what it stands in for), the runs and probes it read, and where its config block is."""
