@@ -80,13 +80,22 @@ def test_ire_fisher_pass_in_the_estimate_by_hand(batch, fisher):
 
 
 def test_fisher_batch_of_each_problem_kind():
-    """The rows of one Fisher pass: a classifier's fisher_batch_size (its whole training set when
-    None, the real one where the data is a fake); the vision nets' fixed batch, capped by the
-    training set; an LM's one micro-batch; none for a closed form."""
+    """The rows of one Fisher pass, as each problem states it: a classifier's fisher_batch_size
+    (its whole training set when None, the real one where the data is a fake); the vision nets'
+    fixed batch, capped by the training set; an LM's one micro-batch; none for a closed form."""
+    from optdyn.models.classifier import ClassifierProblem
+    from optdyn.models.ire_vision import VisionProblem
+    from optdyn.models.lm.problem import LMProblem
+
     clf = types.SimpleNamespace(n=64, fisher_batch_size=None)
-    assert cost.fisher_rows(clf) == 64 and cost.fisher_rows(clf, examples=50_000) == 50_000
-    vision = types.SimpleNamespace(n=1024, fisher_x=None, spec=types.SimpleNamespace(fisher_batch_size=128))
-    assert cost.fisher_rows(vision, examples=1_281_167) == 128
-    assert cost.fisher_rows(types.SimpleNamespace(n=100, fisher_x=None, spec=vision.spec)) == 100
+    rows = functools.partial(ClassifierProblem.fisher_rows, clf)
+    assert rows() == 64 and rows(examples=50_000) == 50_000
+    clf.fisher_batch_size = 16
+    assert rows(examples=50_000) == 16
+    vision = types.SimpleNamespace(n=1024, spec=types.SimpleNamespace(fisher_batch_size=128))
+    assert VisionProblem.fisher_rows(vision, examples=1_281_167) == 128
+    assert VisionProblem.fisher_rows(types.SimpleNamespace(n=100, spec=vision.spec)) == 100
     lm = types.SimpleNamespace(seq_len=128, batch_size=240, microbatches=4)
-    assert cost.fisher_rows(lm) == 60 and cost.fisher_rows(types.SimpleNamespace()) is None
+    assert LMProblem.fisher_rows(lm) == 60 and LMProblem.fisher_rows(lm, examples=10**9) == 60
+    assert cost.fisher_rows(types.SimpleNamespace(fisher_rows=lambda examples: 7)) == 7
+    assert cost.fisher_rows(types.SimpleNamespace()) is None

@@ -11,6 +11,9 @@ Optional members, looked up with ``getattr`` by the trainer when a run needs the
   ``fisher_diag(params, key) -> PyTree``: a diagonal-Fisher estimate like params, which IRE ranks
   coordinates by (networks: ``curvature.sampled_fisher_diag`` on a batch drawn from ``key``;
   squared-loss toys: their own Gauss-Newton diagonal). Jittable.
+  ``fisher_rows(examples=None) -> int``: the examples one ``fisher_diag`` pass reads, for the
+  plan's memory and FLOPs (``train/cost.py``; ``examples``: the real training set's size where
+  the problem holds a smaller fake); absent where the estimate reads no batch (a closed form).
   ``step_metrics(params, step) -> dict``: measurements of params_t logged with every step's row
   (``models/normsharp_nets.py``: ||w||^2 and a scheduled sharpness). Jittable.
   ``sharpness(params, *, examples, iters) -> scalar``: the top Hessian eigenvalue of the training

@@ -126,6 +126,11 @@ class ClassifierProblem:
         f = self.logits_fn(params, x)
         return jnp.concatenate([jnp.zeros_like(f), f], axis=-1) if self.binary else f
 
+    def fisher_rows(self, examples: int | None = None) -> int:
+        """Examples of one ``fisher_diag`` pass: ``fisher_batch_size``, else the whole training
+        set (``examples``: the real one's size where this problem holds a smaller fake)."""
+        return self.fisher_batch_size or examples or self.n
+
     def fisher_diag(self, params: dict, key: jax.Array) -> dict:
         """IRE's sampled diagonal Fisher (``curvature.sampled_fisher_diag``) on
         ``fisher_batch_size`` examples drawn from ``key`` (all of them when None), with labels

@@ -83,6 +83,12 @@ class VisionProblem(ClassifierProblem):
             x = augment_batch(k_aug, x, self.spec.augment.crop_padding, self.spec.augment.hflip, self.fill)
         return x, y
 
+    def fisher_rows(self, examples: int | None = None) -> int:
+        """Images of one ``fisher_diag`` pass: the fixed batch of ``fisher_batch_size``, drawn
+        once, capped by the training set (``examples``: the real one's size, as a fake's may be
+        smaller)."""
+        return min(self.spec.fisher_batch_size, examples or self.n)
+
     def fisher_diag(self, params: dict, key: jax.Array) -> dict:
         """IRE Eq. 6 on the fixed mask batch, labels drawn from ``key``."""
         return sampled_fisher_diag(self.logits_fn, params, self.fisher_x, key)

@@ -286,19 +286,13 @@ def _with_rows(batch, rows: int):
 
 
 def fisher_rows(problem, examples: int | None = None) -> int | None:
-    """Examples of one IRE Fisher pass (``fisher_diag``) at the run's shapes, or None for a
-    problem whose estimate needs no batch (a toy's closed form): the vision nets' fixed batch of
-    ``fisher_batch_size`` (at most the training set), a language model's one micro-batch, a
-    classifier's ``fisher_batch_size`` or its whole training set. ``examples``: the real
-    training set's size where the problem holds a smaller fake (the check and paper tiers)."""
-    n = examples or getattr(problem, "n", None)
-    if hasattr(problem, "fisher_x"):  # models/ire_vision.py: min(fisher_batch_size, n), drawn once
-        return min(problem.spec.fisher_batch_size, n)
-    if hasattr(problem, "seq_len"):  # models/lm/problem.py: one micro-batch of windows
-        return problem.batch_size // problem.microbatches
-    if hasattr(problem, "fisher_batch_size"):  # models/classifier.py
-        return problem.fisher_batch_size or n
-    return None
+    """Examples of one IRE Fisher pass (``fisher_diag``) at the run's shapes: the problem's own
+    ``fisher_rows`` (the vision nets' fixed batch, an LM's micro-batch, a classifier's
+    ``fisher_batch_size`` or training set), or None for a problem whose estimate needs no batch
+    (a toy's closed form). ``examples``: the real training set's size where the problem holds a
+    smaller fake (the check and paper tiers)."""
+    rows = getattr(problem, "fisher_rows", None)
+    return None if rows is None else rows(examples)
 
 
 def fisher_cost(problem, params, micro, rows: int | None) -> tuple[int, float]:

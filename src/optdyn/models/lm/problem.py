@@ -121,6 +121,10 @@ class LMProblem:
         total = jnp.sum(jax.lax.map(chunk, (self.val_windows, self.val_weights)))
         return {"val_loss": total / self.spec.eval_windows}
 
+    def fisher_rows(self, examples: int | None = None) -> int:
+        """Windows of one ``fisher_diag`` pass: one micro-batch, whatever the corpus's size."""
+        return self.batch_size // self.microbatches
+
     def fisher_diag(self, params: dict, key: jax.Array) -> dict:
         """IRE's sampled diagonal Fisher (``curvature/fisher.py``) on one micro-batch of train windows
         drawn from ``key``, labels sampled from the model at every position."""
