@@ -349,6 +349,21 @@ def test_snakemake_refuses_in_one_line(tmp_path: Path, case: str) -> None:
     assert not _pwned(tmp_path) and not ws.results.exists() and not ws.resources.exists()
 
 
+@pytest.mark.slow  # ~2 s: a snakemake start
+def test_the_default_profile_adds_only_snakemakes_own_notice(tmp_path: Path) -> None:
+    """The README's main command names the default profile; Snakemake then prints which profile
+    it uses before anything else, and the refusal is still our one line, with nothing written."""
+    ws = _snakemake_ws(tmp_path)
+    ws.edit("config", lambda c: c.__setitem__("tier", "huge"))
+    before = ws.snapshot()
+    proc = _snakemake(ws, "--profile", "workflow/profiles/default")
+    assert proc.stdout.strip() == "", proc.stdout
+    assert {p for p in ws.snapshot() if not p.startswith(".snakemake")} == before
+    notice, *errors = proc.stderr.splitlines()
+    assert proc.returncode == 2 and notice.startswith("Using profile workflow/profiles/default"), proc.stderr
+    assert len(errors) == 1 and errors[0].startswith("optdyn: error: config/config.yaml: tier: got 'huge'"), proc.stderr
+
+
 @pytest.mark.slow
 def test_snakemake_honours_config_paths(tmp_path: Path) -> None:
     ws = _snakemake_ws(tmp_path)

@@ -1,7 +1,7 @@
 """Every smoke claim verdict, pinned before the architecture refactor (``pinned/smoke_verdicts.json``,
 from a full ``snakemake -c2`` of the smoke tier).
 
-The smoke tier takes ~20 minutes on 2 cores, more than CI affords, so this test checks a smoke
+The smoke tier takes about an hour on 2 cores, more than CI affords, so this test checks a smoke
 build that is already there: ``results/smoke/`` of this checkout, or the folder named by
 ``OPTDYN_SMOKE_RESULTS``. Without one it skips, saying so.
 """
@@ -26,8 +26,26 @@ def collect(tier_dir: Path) -> dict[str, dict[str, str]]:
     return out
 
 
+#: claims whose smoke verdict differed between two CPU models on the same code (stop 24's pins and
+#: stop 25's build; every run of a build is bit-reproducible on one machine): one-seed or
+#: three-seed IRE vision toys still fitting when IRE starts, which amplify the last bits of XLA's
+#: CPU code, and a WSD difference of 3e-4 nats. Their YAML captions say so.
+MACHINE_DEPENDENT = {
+    ("ire_tab01", "ire_lowers_trace"), ("ire_tab01", "sgd_ire_gain"),
+    ("ire_tab02", "sgd_ire_gain"), ("ire_tab02", "sam_ire_gain"),
+    ("ire_tab07", "sgd_ire_gain"), ("ire_tab07", "sam_ire_gain"),
+    ("wsd_sec4", "stable_better_on_deterministic"),
+}
+
+
+def _robust(verdicts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    return {t: {c: v for c, v in claims.items() if (t, c) not in MACHINE_DEPENDENT} for t, claims in verdicts.items()}
+
+
 def test_smoke_verdicts_unchanged():
     tier_dir = Path(os.environ.get("OPTDYN_SMOKE_RESULTS", REPO / "results" / "smoke"))
     if not (tier_dir / "report" / "index.html").is_file():
-        pytest.skip(f"no finished smoke build at {tier_dir} (run `snakemake -c2`, ~20 min, then this test)")
-    assert collect(tier_dir) == PINNED
+        pytest.skip(f"no finished smoke build at {tier_dir} (run `snakemake --profile workflow/profiles/default`, about an hour, then this test)")
+    got = collect(tier_dir)
+    assert {t: set(c) for t, c in got.items()} == {t: set(c) for t, c in PINNED.items()}
+    assert _robust(got) == _robust(PINNED)

@@ -27,7 +27,7 @@ def built() -> Path:
     tier_dir = Path(os.environ.get("OPTDYN_SMOKE_RESULTS", REPO / "results" / "smoke"))
     index = tier_dir / "report" / "index.html"
     if not index.is_file():
-        pytest.skip(f"no smoke report at {index} (build the smoke tier, ~20 min, then this test)")
+        pytest.skip(f"no smoke report at {index} (build the smoke tier, about an hour, then this test)")
     return index
 
 
