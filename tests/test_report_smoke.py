@@ -2,7 +2,7 @@
 resolving, and its controls working in a browser.
 
 Like tests/test_pinned_verdicts.py this checks a build that is already there (``results/smoke/``
-or ``OPTDYN_SMOKE_RESULTS``) and skips without one: building the smoke tier takes ~20 minutes.
+or ``OPTDYN_SMOKE_RESULTS``) and skips without one: building the smoke tier takes about an hour.
 """
 
 from __future__ import annotations
