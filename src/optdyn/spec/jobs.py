@@ -73,14 +73,14 @@ def job_papers(plan: Plan, kind: str, key: str) -> list[str]:
     probe's users, a figure's own paper), so its spec is the one the whole plan resolves, at a
     fraction of the cost. Datasets and the report read every paper of the plan."""
     if kind == "runs":
-        users = plan.runs[key].used_by
+        papers = plan.runs[key].papers
     elif kind == "probes":
-        users = [f"{f.paper}/" for f in plan.figures.values() if key in f.probes.values()]
+        papers = {f.paper for f in plan.figures.values() if key in f.probes.values()}
     elif kind in ("figures", "claims"):
-        users = [f"{plan.figure(key).paper}/"]
+        papers = {plan.figure(key).paper}
     else:
-        return list(plan.papers)
-    return sorted({u.split("/")[0] for u in users}) or list(plan.papers)
+        papers = set()
+    return sorted(papers) or list(plan.papers)
 
 
 def report_entry(plan: Plan, fig: ResolvedFigure) -> dict:

@@ -24,6 +24,11 @@ class ResolvedRun:
     dataset: dict | None = None  # the prepared dataset's definition (config/data.yaml), if any
     compile_over_budget: bool = False  # the check tier: compiled, not stepped, when over budget (train/compile_only.py)
 
+    @property
+    def papers(self) -> set[str]:
+        """The papers whose figures use this run (the part of ``used_by`` before the slash)."""
+        return {u.partition("/")[0] for u in self.used_by}
+
 
 @dataclass
 class ResolvedProbe:
