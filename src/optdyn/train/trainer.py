@@ -7,6 +7,7 @@ run, or continues a branch, exactly.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,40 @@ def steps_per_epoch(problem) -> int | None:
     return None
 
 
+class ChunkSchedule:
+    """The run's schedule, read inside a training chunk from the table of its values at the
+    chunk's steps, computed by the same elementwise code before the chunk starts.
+
+    The learning rates (and the data key, see ``Trainer.advance``) are then arguments of the
+    compiled chunk instead of constants in it, so runs that differ only in their schedule or
+    seed compile one program and share it through JAX's persistent cache (docs/performance.md).
+    Outside a chunk (figures, cost estimates) it is the schedule itself.
+    """
+
+    def __init__(self, schedule: optax.Schedule):
+        self.schedule = schedule
+        self._table = None
+        self._values = jax.jit(schedule)
+
+    def __call__(self, count):
+        if self._table is None:
+            return self.schedule(count)
+        values, first = self._table
+        return values[jnp.asarray(count, jnp.int32) - first]
+
+    def table(self, first: int, n: int) -> jax.Array:
+        """The schedule's values at steps first, ..., first + n - 1."""
+        return self._values(jnp.arange(first, first + n, dtype=jnp.int32))
+
+    @contextmanager
+    def reading(self, values, first):
+        self._table = (values, first)
+        try:
+            yield
+        finally:
+            self._table = None
+
+
 class Trainer:
     def __init__(self, spec: RunSpec, data_root: Path = Path("resources/data")):
         self.dtype = jnp.dtype(spec.dtype)
@@ -49,7 +84,7 @@ class Trainer:
         self.spec = spec
         self.data_root = Path(data_root)
         self.problem = build_problem(spec, data_root, dtype=self.dtype)
-        self.schedule = build_schedule(spec.schedule, dtype=self.dtype)
+        self.schedule = ChunkSchedule(build_schedule(spec.schedule, dtype=self.dtype))
         self.per_replica = bool(getattr(self.problem, "replica_axis", False))
         self.sam = find(spec.optimizer, "sam")
         self.ire = find(spec.optimizer, "ire")
@@ -82,9 +117,9 @@ class Trainer:
         params = self.problem.init(self.init_key)
         return self.sharding.place({"params": params, "opt_state": self.tx.init(params), "step": jnp.asarray(0, jnp.int32)})
 
-    def _step(self, state: dict, _: Any) -> tuple[dict, dict]:
+    def _step(self, state: dict, _: Any, data_key: jax.Array | None = None) -> tuple[dict, dict]:
         t = state["step"]
-        key = jax.random.fold_in(self.data_key, t)
+        key = jax.random.fold_in(self.data_key if data_key is None else data_key, t)
         batch = self.sharding.constrain_batch(self.problem.sample_batch(key))
         if self.sam is None:
             loss, grads = self._value_and_grad(state["params"], batch)
@@ -132,10 +167,18 @@ class Trainer:
         return self.problem.sharpness(params, examples=spec.examples, iters=spec.iters)
 
     def advance(self, state: dict, n: int) -> tuple[dict, dict[str, np.ndarray]]:
-        """Take ``n`` steps; returns the new state and the per-step logged values."""
+        """Take ``n`` steps; returns the new state and the per-step logged values.
+
+        The chunk takes the data key and the schedule's values at its steps as arguments (see
+        ``ChunkSchedule``): the program depends on the run's model, data shapes and optimizer,
+        not on its seed or schedule."""
         if n not in self._chunks:
-            self._chunks[n] = jax.jit(lambda s: jax.lax.scan(self._step, s, None, length=n))
-        state, logged = self._chunks[n](state)
+            def chunk(state, data_key, lrs):
+                with self.schedule.reading(lrs, state["step"]):
+                    return jax.lax.scan(lambda s, x: self._step(s, x, data_key), state, None, length=n)
+            self._chunks[n] = jax.jit(chunk)
+        lrs = self.schedule.table(int(state["step"]), n)
+        state, logged = self._chunks[n](state, self.data_key, lrs)
         return state, jax.device_get(logged)
 
     def evaluate(self, state: dict) -> dict[str, np.ndarray]:
