@@ -5,6 +5,7 @@ import shlex
 import sys
 
 from optdyn.cli import one_line
+from optdyn.snakemake_timers import cancel_pending_timers
 from optdyn.spec.errors import SpecError
 from optdyn.spec.load import load_plan
 
@@ -33,6 +34,16 @@ ARGS = shlex.join(["--config", CONFIGFILE, "--tier", TIER, *[w for k, v in _give
 # JAX_COMPILATION_CACHE_DIR yourself to move the cache, or to "" to switch it off.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.abspath(f"{PLAN.config.results}/.jax-cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")
+
+
+# Snakemake's rescheduling timers would keep the process alive until they fire
+# (optdyn/snakemake_timers.py)
+onsuccess:
+    cancel_pending_timers()
+
+
+onerror:
+    cancel_pending_timers()
 
 
 rule all:
