@@ -26,7 +26,7 @@ LAYERS = (
     ("figures",),
     ("claims",),
     ("report",),
-    ("cli",),
+    ("cli", "snakemake_timers"),  # the entry points: the CLI, and the Snakefile's end-of-workflow hooks
 )
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 
