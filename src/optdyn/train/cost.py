@@ -183,7 +183,7 @@ def step_fn(trainer: Trainer):
         problem = trainer.problem
         trainer.problem = _WithBatch(problem, batch)
         try:
-            return trainer._step(state, None)
+            return trainer._step(state, None, trainer.data_key)
         finally:
             trainer.problem = problem
     return step

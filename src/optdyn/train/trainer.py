@@ -117,9 +117,9 @@ class Trainer:
         params = self.problem.init(self.init_key)
         return self.sharding.place({"params": params, "opt_state": self.tx.init(params), "step": jnp.asarray(0, jnp.int32)})
 
-    def _step(self, state: dict, _: Any, data_key: jax.Array | None = None) -> tuple[dict, dict]:
+    def _step(self, state: dict, _: Any, data_key: jax.Array) -> tuple[dict, dict]:
         t = state["step"]
-        key = jax.random.fold_in(self.data_key if data_key is None else data_key, t)
+        key = jax.random.fold_in(data_key, t)
         batch = self.sharding.constrain_batch(self.problem.sample_batch(key))
         if self.sam is None:
             loss, grads = self._value_and_grad(state["params"], batch)
