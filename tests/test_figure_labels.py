@@ -2,7 +2,7 @@
 figures that print model sizes names what ran, and a paper-scale name only as what it stands in
 for (the caption side is tests/test_honest_labels.py, whose name lists this reuses).
 
-Drawn from the smoke build's cached runs (no training); skipped where that build is absent."""
+Drawn from the smoke build's cached runs and prepared data (no training); skipped where they are absent."""
 
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ def test_smoke_figure_labels_name_what_ran(smoke, target):
     fig = plan.figure(target)
     if not all((RESULTS / "runs" / rid / "status.json").exists() for rid in fig.runs.values()):
         pytest.skip(f"{target}: the smoke build's runs are not here")
+    if not Path(plan.data_root).is_dir():  # the parameter counts build the nets on their prepared data
+        pytest.skip(f"{target}: the smoke build's prepared data is not at {plan.data_root}")
     out = draw(context(plan, target))
     texts = texts_of(out.figure)
     plt.close("all")

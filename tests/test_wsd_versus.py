@@ -137,7 +137,7 @@ def plan(request):
 
 def _schedule(plan, target, name):
     fig = plan.figures[target]
-    name = name if not fig.seeds else f"{name}[seed={fig.seeds[0]}]"  # smoke: three seeds, one schedule
+    name = name if not fig.seeds else f"{name}[seed={fig.seeds[0]}]"  # smoke: two seeds, one schedule
     return plan.runs[fig.runs[name]].spec
 
 
