@@ -31,9 +31,10 @@ x64 = pytest.fixture(_x64_configured, name="x64")
 x64_module = pytest.fixture(_x64_configured, name="x64_module", scope="module")
 
 
-# The whole `tiny` DAG (test_workflow.py) is over a third of the suite's time. A worker takes
-# modules in collection order, so it is collected first and overlaps everything else; modules with
-# slow tests come next, so no long module starts last (longest-first keeps the workers even).
+# The whole `tiny` DAG (test_workflow.py) is over a third of the suite's time. Workers take
+# modules in collection order (--no-loadscope-reorder: xdist would otherwise sort modules by their
+# number of tests, which started this 8-test module 6 minutes late), so it is collected first and
+# overlaps everything else; modules with slow tests come next, so no long module starts last.
 _FIRST_MODULES = ("test_workflow.py",)
 
 

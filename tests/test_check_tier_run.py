@@ -13,7 +13,7 @@ paper's largest model of each family meets XLA). Compiles come after the executi
 of every model family before a second of any, while ``COMPILE_BUDGET_S`` lasts. Runs on the fake
 ImageNet are listed, not checked (``NOT_IN_CI``: 1.2 GB prepared; tests/test_check_imagenet.py
 prepares it, docs/check-tier.md has its compile). What executed, what compiled, each compiled run's
-estimate against XLA's memory analysis and the times are printed (``pytest -s``). Measured
+estimate against XLA's memory analysis and the times are printed (``pytest -n 0 -s``). Measured
 with a 120 s compile budget: 461 s wall on a shared 2-core machine (load average 8-12), 225 s
 of CPU; the 60 s budget here and an idle machine should bring it near 3 minutes. The VGG of
 latedecay (174 s of that wall time, mostly its evaluations on 6000 fake images) is the
