@@ -114,3 +114,33 @@ def test_trace_fisher_is_the_mean_over_the_fixed_batches_of_b_times_the_squared_
     a, b = (problem.fisher_diag(params, jax.random.PRNGKey(k)) for k in (0, 1))
     assert problem.fisher_x.shape[0] == 7 and jax.tree.structure(a) == jax.tree.structure(params)
     assert any(not np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def _batch_sized_constants(fn, *args, batch: np.ndarray) -> int:
+    """Elements in the constants of ``fn``'s compiled program at least half the size of
+    ``batch``: the batch itself, or what XLA's constant folding made of it (its padded k x k
+    slices, stacked: 9x the batch for a 3 x 3 convolution)."""
+    import re
+
+    text = jax.jit(fn).lower(*args).compile().as_text()
+    sizes = [int(np.prod([int(d) for d in dims.split(",")])) for dims in re.findall(r"f32\[([\d,]+)\]\{[\d,]*\} constant\(", text)]
+    return sum(size for size in sizes if size >= batch.size // 2)
+
+
+@pytest.mark.slow  # two small compilations
+def test_the_fixed_fisher_batch_is_not_constant_folded_into_slices():
+    """The mask's Fisher batch is fixed, so the step closes over it as a constant; XLA would fold
+    the padded k x k slices of the first convolution into constants of their own (minutes of
+    compile for ResNet-50's batch in the check tier). ``opaque`` leaves the batch itself alone."""
+    from optdyn.curvature import sampled_fisher_diag
+
+    spec = IREVisionNet.model_validate({"name": "ire_vision", "net": {"kind": "cifar_resnet", "depth": 8, "width": 4},
+                                        "batch_size": 8, "fisher_batch_size": 32})
+    x = np.random.default_rng(4).normal(size=(48, 8, 8, 3)).astype(np.float32)
+    problem = VisionProblem(spec, x, np.arange(48) % 3, None, np.zeros(3), 3)
+    params, key = problem.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(1)
+    fisher_x = np.asarray(problem.fisher_x)
+    assert _batch_sized_constants(problem.fisher_diag, params, key, batch=fisher_x) == fisher_x.size
+    # the same pass without the barrier: the check sees the folded slices
+    folded = lambda p, k: sampled_fisher_diag(problem.logits_fn, p, problem.fisher_x, k)  # noqa: E731
+    assert _batch_sized_constants(folded, params, key, batch=fisher_x) >= 9 * fisher_x.size

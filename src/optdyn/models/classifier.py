@@ -25,6 +25,14 @@ from ..curvature import sampled_fisher_diag
 from .losses import BINARY, CRITERIA, accuracy
 
 
+def opaque(x: jax.Array) -> jax.Array:
+    """``x`` unchanged, hidden from XLA's constant folding. A fixed batch that a step closes over
+    is a compile-time constant, and XLA would precompute from it every slice the first
+    convolution takes (k x k copies of the batch: minutes of compile for an ImageNet-sized one).
+    Free at run time."""
+    return jax.lax.optimization_barrier(x)
+
+
 def _as_float(a, dtype):
     a = jnp.asarray(a)
     return a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a
@@ -136,7 +144,8 @@ class ClassifierProblem:
         ``fisher_batch_size`` examples drawn from ``key`` (all of them when None), with labels
         sampled from the model's softmax (Bernoulli for one-output binary models)."""
         batch_key, label_key = jax.random.split(key)
-        x = self.X
-        if self.fisher_batch_size is not None:
-            x = x[jax.random.choice(batch_key, self.n, (self.fisher_batch_size,), replace=False)]
+        if self.fisher_batch_size is None:
+            x = opaque(self.X)  # the whole training set: fixed, so a constant of the step
+        else:
+            x = self.X[jax.random.choice(batch_key, self.n, (self.fisher_batch_size,), replace=False)]
         return sampled_fisher_diag(self._softmax_logits, params, x, label_key)

@@ -28,7 +28,7 @@ from optdyn.registry import problem_builder
 from optdyn.spec.components import PreparedData
 from optdyn.spec.problems.ire import IREVisionNet
 
-from .classifier import ClassifierProblem
+from .classifier import ClassifierProblem, opaque
 from .nets import MLP
 from .vision_resnet import BottleneckResNet, CifarResNet, WideResNet
 from .vit import ViT
@@ -91,7 +91,7 @@ class VisionProblem(ClassifierProblem):
 
     def fisher_diag(self, params: dict, key: jax.Array) -> dict:
         """IRE Eq. 6 on the fixed mask batch, labels drawn from ``key``."""
-        return sampled_fisher_diag(self.logits_fn, params, self.fisher_x, key)
+        return sampled_fisher_diag(self.logits_fn, params, opaque(self.fisher_x), key)
 
     def trace_fisher(self, params: dict) -> jax.Array:
         """Tr F^: the mean over the M fixed batches of B ||grad mean CE(y^)||^2."""
