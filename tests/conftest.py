@@ -12,6 +12,8 @@ stays on one worker, so its module-scoped fixtures are built once. ``-n 0`` runs
 
 from __future__ import annotations
 
+import os
+
 import jax
 import pytest
 
@@ -48,3 +50,9 @@ def pytest_collection_modifyitems(config, items):
     slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
     # A stable sort on the module alone keeps each module's tests in their own order and together.
     items.sort(key=lambda item: _module_rank(item, slow_modules))
+
+
+def pytest_xdist_auto_num_workers(config):
+    """One worker per CPU this process may run on (its affinity), not per CPU of the host, which
+    psutil would count inside a container pinned to a few cores."""
+    return len(os.sched_getaffinity(0))
