@@ -5,7 +5,8 @@ float64: it does what the CLI does at the start of a job that needs it,
 ``optdyn.precision.configure_process(True)``, and puts the switch back afterwards
 (``x64_module``: the same for a module-scoped fixture, e.g. a float64 run trained once per module).
 
-The suite runs on every core (``-n logical --dist loadfile`` in pyproject.toml): each test module
+The suite runs on every core (``-n logical --dist loadfile --no-loadscope-reorder`` in
+pyproject.toml): each test module
 stays on one worker, so its module-scoped fixtures are built once. ``-n 0`` runs it in one process
 (needed with ``-s``, whose output xdist does not pass through).
 """

@@ -3,6 +3,8 @@ closed form), the label-smoothing KL loss, and the Tr F^ metric against a dense 
 
 from __future__ import annotations
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -120,8 +122,6 @@ def _batch_sized_constants(fn, *args, batch: np.ndarray) -> int:
     """Elements in the constants of ``fn``'s compiled program at least half the size of
     ``batch``: the batch itself, or what XLA's constant folding made of it (its padded k x k
     slices, stacked: 9x the batch for a 3 x 3 convolution)."""
-    import re
-
     text = jax.jit(fn).lower(*args).compile().as_text()
     sizes = [int(np.prod([int(d) for d in dims.split(",")])) for dims in re.findall(r"f32\[([\d,]+)\]\{[\d,]*\} constant\(", text)]
     return sum(size for size in sizes if size >= batch.size // 2)
